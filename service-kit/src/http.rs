@@ -1,0 +1,79 @@
+//! The response headers and error pages shared by the web programs (SPEC sections 3 and 5).
+
+use actix_web::{HttpResponse, http::StatusCode, middleware::DefaultHeaders};
+
+/// Everything a page needs comes from the service itself; `connect-src 'self'` covers the
+/// result page's WebSocket back to its own origin.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self'; \
+    img-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'; \
+    frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// The headers of SPEC section 3 on every response. Pages add `Cache-Control` themselves.
+pub fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+}
+
+/// A small self-contained HTML page for an error status.
+pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
+    let title = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error")
+    );
+    let body = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title></head>\n<body><h1>{title}</h1><p>{message}</p>\
+         <p><a href=\"/\">Back to the start page</a></p></body></html>\n",
+        message = escape_html(message),
+    );
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body)
+}
+
+/// The app's default service: unknown paths.
+pub async fn not_found() -> HttpResponse {
+    error_page(StatusCode::NOT_FOUND, "There is nothing at this address.")
+}
+
+/// A resource's default service: a known path asked with a method it does not serve.
+pub async fn method_not_allowed() -> HttpResponse {
+    error_page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "This address does not accept that method.",
+    )
+}
+
+/// Escapes the five characters that matter in HTML text and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            _ => escaped.push(ch),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_html;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape_html(r#"<b>"Tom" & 'Jerry'</b>"#),
+            "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;"
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! What the three programs of the voting app share.
+//!
+//! - [`config`]: settings from environment variables, with errors that name the variable.
+//! - [`telemetry`]: logging set-up (`RUST_LOG`, `LOG_FORMAT`).
+//! - [`metrics`]: the Prometheus registry, `/metrics`, and the per-request access log.
+//! - [`lifecycle`]: `/healthz`, `/readyz`, the shutdown signal and the graceful stop.
+//! - [`http`]: the security headers and the small error pages every web program serves.
+//! - [`healthcheck`]: the `healthcheck` subcommand container images use instead of curl.
+//! - [`ballot`]: the queue message of SPEC section 2.
+
+pub mod ballot;
+pub mod config;
+pub mod healthcheck;
+pub mod http;
+pub mod lifecycle;
+pub mod metrics;
+pub mod telemetry;
