@@ -1,6 +1,6 @@
 //! The response headers and error pages shared by the web programs (SPEC sections 3 and 5).
 
-use actix_web::{HttpResponse, http::StatusCode, middleware::DefaultHeaders};
+use actix_web::{HttpResponse, Resource, http::StatusCode, middleware::DefaultHeaders, web};
 
 /// Everything a page needs comes from the service itself; `connect-src 'self'` covers the
 /// result page's WebSocket back to its own origin.
@@ -47,6 +47,11 @@ pub async fn method_not_allowed() -> HttpResponse {
         StatusCode::METHOD_NOT_ALLOWED,
         "This address does not accept that method.",
     )
+}
+
+/// A route's resource whose other methods get the 405 page rather than an empty 405.
+pub fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
 }
 
 /// Escapes the five characters that matter in HTML text and attribute values.

@@ -1,0 +1,139 @@
+//! The producer: appends ballots to the Redis list `VOTE_QUEUE` (SPEC section 2).
+//!
+//! One connection manager serves every request: it multiplexes commands over a single
+//! connection and reconnects by itself, so a Redis restart needs no restart of ours.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use service_kit::{ballot::Ballot, config::redact_url, metrics::Metrics};
+
+/// SPEC section 3: Redis not answering within 2 s means a 503. Our own deadline is shorter so
+/// the answer, not just the give-up, arrives within the 2 s.
+const PUSH_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// A connection attempt that takes longer than this is treated as a failure; short, because a
+/// request is waiting on it.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Reconnection attempts per failed command: the next request tries again anyway, so the
+/// manager need not keep a request waiting on a long retry loop.
+const RECONNECT_RETRIES: usize = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("Redis did not answer within {PUSH_TIMEOUT:?}")]
+    Timeout,
+    #[error("Redis refused or failed the append: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+#[derive(Clone)]
+pub struct BallotQueue {
+    connection: ConnectionManager,
+    queue: Arc<str>,
+    /// The REDIS_URL without its password, for log lines.
+    redacted_url: Arc<str>,
+    /// Whether the last append succeeded, so an outage is logged when it starts and ends
+    /// rather than once per request.
+    healthy: Arc<AtomicBool>,
+    metrics: QueueMetrics,
+}
+
+#[derive(Clone)]
+struct QueueMetrics {
+    appended: IntCounter,
+    failed: IntCounter,
+    redis_up: IntGauge,
+    append_duration: Histogram,
+}
+
+impl BallotQueue {
+    /// Does not connect: the connection is made on the first append, so the service starts
+    /// and serves its page even while Redis is not up yet.
+    pub fn new(redis_url: &str, queue: &str, metrics: &Metrics) -> anyhow::Result<BallotQueue> {
+        let client = redis::Client::open(redis_url).map_err(|err| {
+            anyhow::anyhow!("REDIS_URL={} is not a valid Redis URL: {err}", redact_url(redis_url))
+        })?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(PUSH_TIMEOUT))
+            .set_number_of_retries(RECONNECT_RETRIES);
+        let connection = ConnectionManager::new_lazy_with_config(client, config)?;
+        let queue_metrics = QueueMetrics {
+            appended: IntCounter::new("vote_ballots_queued_total", "Ballots Redis acknowledged")
+                .expect("valid metric constant"),
+            failed: IntCounter::new(
+                "vote_queue_failures_total",
+                "Ballots not recorded because Redis failed or timed out",
+            )
+            .expect("valid metric constant"),
+            redis_up: IntGauge::new("vote_redis_up", "1 if the last append to Redis succeeded")
+                .expect("valid metric constant"),
+            append_duration: Histogram::with_opts(
+                HistogramOpts::new("vote_queue_append_seconds", "Time for Redis to acknowledge an append")
+                    .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0, 2.0]),
+            )
+            .expect("valid metric constant"),
+        };
+        metrics.register(queue_metrics.appended.clone());
+        metrics.register(queue_metrics.failed.clone());
+        metrics.register(queue_metrics.redis_up.clone());
+        metrics.register(queue_metrics.append_duration.clone());
+        queue_metrics.redis_up.set(1);
+        Ok(BallotQueue {
+            connection,
+            queue: queue.into(),
+            redacted_url: redact_url(redis_url).into(),
+            healthy: Arc::new(AtomicBool::new(true)),
+            metrics: queue_metrics,
+        })
+    }
+
+    /// Appends the ballot; Ok only once Redis has acknowledged it.
+    pub async fn push(&self, ballot: &Ballot) -> Result<(), QueueError> {
+        let timer = self.metrics.append_duration.start_timer();
+        let mut connection = self.connection.clone();
+        let mut command = redis::cmd("RPUSH");
+        command.arg(&*self.queue).arg(ballot.to_json());
+        let command = command.query_async::<i64>(&mut connection);
+        let outcome = match tokio::time::timeout(PUSH_TIMEOUT, command).await {
+            Ok(Ok(_length)) => Ok(()),
+            Ok(Err(err)) => Err(QueueError::Redis(err)),
+            Err(_elapsed) => Err(QueueError::Timeout),
+        };
+        timer.observe_duration();
+        self.record(&outcome);
+        outcome
+    }
+
+    fn record(&self, outcome: &Result<(), QueueError>) {
+        match outcome {
+            Ok(()) => {
+                self.metrics.appended.inc();
+                if !self.healthy.swap(true, Ordering::Relaxed) {
+                    self.metrics.redis_up.set(1);
+                    tracing::info!(redis_url = %self.redacted_url, "Redis is answering again; votes are recorded");
+                }
+            }
+            Err(err) => {
+                self.metrics.failed.inc();
+                if self.healthy.swap(false, Ordering::Relaxed) {
+                    self.metrics.redis_up.set(0);
+                    tracing::error!(
+                        redis_url = %self.redacted_url,
+                        error = %err,
+                        "cannot append votes to Redis; voters get 503 until it answers (check REDIS_URL)"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Binding the listener and wiring the routes. Tests start the service through exactly this
+//! code, on port 0.
+
+use std::{future::Future, net::TcpListener, time::Duration};
+
+use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+use service_kit::{
+    config::redact_url,
+    http::{not_found, resource, security_headers},
+    lifecycle::{self, IN_FLIGHT_GRACE_SECS, Lifecycle},
+    metrics::{Metrics, metrics_endpoint, observe},
+};
+
+use crate::{
+    page::Pages,
+    queue::BallotQueue,
+    routes::{self, AppState},
+    settings::Settings,
+};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    lifecycle: Lifecycle,
+    shutdown_drain: Duration,
+}
+
+impl Application {
+    /// Binds the port and builds everything shared (templates, the Redis connection manager,
+    /// metrics) once. Does not wait for Redis: the page serves while Redis is still starting.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(("0.0.0.0", settings.port))
+            .map_err(|err| anyhow::anyhow!("cannot listen on PORT={}: {err}", settings.port))?;
+        let port = listener.local_addr()?.port();
+        tracing::info!(
+            port,
+            redis_url = %redact_url(&settings.redis_url),
+            vote_queue = %settings.vote_queue,
+            option_a = %settings.option_a,
+            option_b = %settings.option_b,
+            app_version = %settings.app_version,
+            hostname = %settings.hostname,
+            shutdown_drain_s = settings.shutdown_drain.as_secs(),
+            "vote service starting"
+        );
+
+        let metrics = Metrics::new();
+        let queue = BallotQueue::new(&settings.redis_url, &settings.vote_queue, &metrics)?;
+        let lifecycle = Lifecycle::new();
+        let shutdown_drain = settings.shutdown_drain;
+        let state = web::Data::new(AppState {
+            pages: Pages::new(&settings),
+            settings,
+            queue,
+        });
+        let metrics = web::Data::new(metrics);
+        let lifecycle_data = web::Data::new(lifecycle.clone());
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(metrics.clone())
+                .app_data(lifecycle_data.clone())
+                .app_data(routes::form_config())
+                .app_data(routes::json_config())
+                .wrap(security_headers())
+                .wrap(from_fn(observe))
+                .service(
+                    resource("/")
+                        .route(web::get().to(routes::index))
+                        .route(web::post().to(routes::vote_form)),
+                )
+                .service(resource("/api/vote").route(web::post().to(routes::vote_api)))
+                .service(resource("/static/vote.css").route(web::get().to(routes::stylesheet)))
+                .service(resource("/favicon.svg").route(web::get().to(routes::favicon)))
+                .service(resource("/favicon.ico").route(web::get().to(routes::favicon)))
+                .service(resource("/healthz").route(web::get().to(lifecycle::healthz)))
+                .service(resource("/readyz").route(web::get().to(lifecycle::readyz)))
+                .service(resource("/metrics").route(web::get().to(metrics_endpoint)))
+                .default_service(web::to(not_found))
+        })
+        .listen(listener)?
+        // Signals are ours to handle: readiness must turn 503 before the listener closes.
+        .disable_signals()
+        .shutdown_timeout(IN_FLIGHT_GRACE_SECS)
+        .run();
+
+        Ok(Application {
+            port,
+            server,
+            lifecycle,
+            shutdown_drain,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` resolves, then stops as SPEC section 6 says.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        lifecycle::serve_until(self.server, self.lifecycle, shutdown, self.shutdown_drain).await
+    }
+}
