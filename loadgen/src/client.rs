@@ -1,0 +1,131 @@
+//! HTTP to the vote service (posting votes) and to the result service (reading the tally).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use awc::{Client, Connector, http::StatusCode};
+use serde::Deserialize;
+use service_kit::ballot::VoteOption;
+
+use crate::{plan::Tally, settings::Endpoint};
+
+/// A vote the service has not answered by then counts as failed. The vote service answers
+/// 503 within 2 s when Redis does not (SPEC section 3), so this only catches a hung service.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest response body read (and dropped) to keep a connection reusable; the vote
+/// service's answers are a few hundred bytes.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Why a vote was not accepted, grouped for the report: the status, or the transport error.
+pub type Failure = String;
+
+/// Posts votes to one vote service over a pool of kept-alive connections.
+pub struct VoteClient {
+    client: Client,
+    url: String,
+    endpoint: Endpoint,
+}
+
+impl VoteClient {
+    /// `connections`: as many as there are requests in flight, so that none waits for one.
+    pub fn new(vote_url: &str, endpoint: Endpoint, connections: usize) -> VoteClient {
+        let path = match endpoint {
+            Endpoint::Form => "/",
+            Endpoint::Api => "/api/vote",
+        };
+        VoteClient {
+            client: http_client(connections),
+            url: format!("{}{path}", vote_url.trim_end_matches('/')),
+            endpoint,
+        }
+    }
+
+    /// Casts `option`, as the voter with id `voter_id`, or as a new voter when `None`.
+    pub async fn vote(&self, option: VoteOption, voter_id: Option<&str>) -> Result<(), Failure> {
+        let mut request = self.client.post(&self.url);
+        if let Some(voter_id) = voter_id {
+            request = request.insert_header(("Cookie", format!("voter_id={voter_id}")));
+        }
+        let (sent, accepted) = match self.endpoint {
+            Endpoint::Form => (
+                request
+                    .content_type("application/x-www-form-urlencoded")
+                    .send_body(format!("vote={}", option.as_str())),
+                StatusCode::SEE_OTHER,
+            ),
+            Endpoint::Api => (
+                request
+                    .content_type("application/json")
+                    .send_body(format!(r#"{{"vote":"{}"}}"#, option.as_str())),
+                StatusCode::ACCEPTED,
+            ),
+        };
+        let mut response = sent.await.map_err(|err| err.to_string())?;
+        // Reading the body to its end is what returns the connection to the pool.
+        let _ = response.body().limit(MAX_BODY).await;
+        if response.status() == accepted {
+            Ok(())
+        } else {
+            Err(format!("HTTP {}", response.status()))
+        }
+    }
+}
+
+/// Reads the result service's `/api/results`.
+pub struct ResultClient {
+    client: Client,
+    url: String,
+}
+
+/// `GET /api/results`: `{"counts":{"a":1,"b":2},"total":3}`.
+#[derive(Deserialize)]
+struct Results {
+    counts: Tally,
+}
+
+impl ResultClient {
+    pub fn new(result_url: &str) -> ResultClient {
+        ResultClient {
+            client: http_client(1),
+            url: format!("{}/api/results", result_url.trim_end_matches('/')),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub async fn tally(&self) -> anyhow::Result<Tally> {
+        let mut response = self
+            .client
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(|err| anyhow::anyhow!("{err}"))
+            .with_context(|| format!("cannot reach {}", self.url))?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "{} answered {}",
+            self.url,
+            response.status()
+        );
+        let body = response
+            .body()
+            .limit(MAX_BODY)
+            .await
+            .with_context(|| format!("reading the answer of {}", self.url))?;
+        let results: Results = serde_json::from_slice(&body)
+            .with_context(|| format!("{} did not answer the results JSON", self.url))?;
+        Ok(results.counts)
+    }
+}
+
+fn http_client(connections: usize) -> Client {
+    Client::builder()
+        .connector(Connector::new().limit(connections))
+        .timeout(REQUEST_TIMEOUT)
+        // A form vote is answered 303 to the page; following it would double the load.
+        .disable_redirects()
+        .finish()
+}

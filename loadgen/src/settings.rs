@@ -1,0 +1,286 @@
+//! What to send and where: command-line flags, each also readable from an environment variable
+//! so that the compose `seed` profile configures the generator without a shell. A flag wins
+//! over its variable; an empty variable counts as unset, as everywhere in the app.
+
+use std::{collections::HashMap, fmt::Display, str::FromStr, time::Duration};
+
+use service_kit::config::var_or;
+
+/// Where a vote is posted: the plain form a browser submits, or the JSON API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `POST /` with `vote=a`, answered `303 See Other`.
+    Form,
+    /// `POST /api/vote` with `{"vote":"a"}`, answered `202 Accepted`.
+    Api,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Form => "form",
+            Endpoint::Api => "api",
+        }
+    }
+}
+
+impl FromStr for Endpoint {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        [Endpoint::Form, Endpoint::Api]
+            .into_iter()
+            .find(|endpoint| endpoint.as_str() == value)
+            .ok_or_else(|| "expected form or api".to_owned())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The vote service's base URL.
+    pub vote_url: String,
+    /// How many votes to post.
+    pub votes: u64,
+    /// How many requests are in flight at once.
+    pub concurrency: usize,
+    /// The share of votes that go to option a, from 0 to 1.
+    pub split: f64,
+    /// `Some(p)`: a fixed population of `p` voters who vote again and again (re-votes);
+    /// `None`: every vote comes from a new voter.
+    pub voters: Option<u64>,
+    pub endpoint: Endpoint,
+    /// The result service's base URL, when the run waits for it to show the votes.
+    pub result_url: Option<String>,
+    /// How long to wait for the result service to show the expected totals.
+    pub wait_timeout: Duration,
+}
+
+/// The flags, their environment variables, and what they mean; `--help` prints it.
+pub const USAGE: &str = "\
+usage: loadgen [--flag value]...   (each flag also reads the environment variable shown)
+
+  --url URL             LOADGEN_URL           vote service (default http://localhost:8080)
+  --votes N             LOADGEN_VOTES         votes to post (default 1000)
+  --concurrency C       LOADGEN_CONCURRENCY   requests in flight at once (default 10)
+  --split S             LOADGEN_SPLIT         share of votes for option a, 0 to 1 (default 0.5)
+  --voters P            LOADGEN_VOTERS        a fixed population of P voters re-voting
+                                              (default: every vote from a new voter)
+  --endpoint form|api   LOADGEN_ENDPOINT      POST / as a browser does, or POST /api/vote
+                                              (default form)
+  --wait-result URL     LOADGEN_WAIT_RESULT   result service to watch until it shows the
+                                              votes (default: do not wait)
+  --timeout-secs T      LOADGEN_TIMEOUT_SECS  how long to wait for the result (default 60)
+
+Exits 0 when every vote was accepted (and, with --wait-result, shown in time), 1 otherwise,
+2 on a usage error.";
+
+/// Why the command line or the environment cannot be used. The message names the flag or the
+/// variable.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UsageError {
+    /// `--help` was asked for.
+    Help,
+    Invalid(String),
+}
+
+impl Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UsageError::Help => f.write_str(USAGE),
+            UsageError::Invalid(message) => write!(f, "{message}\n\n{USAGE}"),
+        }
+    }
+}
+
+/// Each setting: its flag, its environment variable.
+const URL: (&str, &str) = ("--url", "LOADGEN_URL");
+const VOTES: (&str, &str) = ("--votes", "LOADGEN_VOTES");
+const CONCURRENCY: (&str, &str) = ("--concurrency", "LOADGEN_CONCURRENCY");
+const SPLIT: (&str, &str) = ("--split", "LOADGEN_SPLIT");
+const VOTERS: (&str, &str) = ("--voters", "LOADGEN_VOTERS");
+const ENDPOINT: (&str, &str) = ("--endpoint", "LOADGEN_ENDPOINT");
+const WAIT_RESULT: (&str, &str) = ("--wait-result", "LOADGEN_WAIT_RESULT");
+const TIMEOUT_SECS: (&str, &str) = ("--timeout-secs", "LOADGEN_TIMEOUT_SECS");
+const ALL: [(&str, &str); 8] = [
+    URL,
+    VOTES,
+    CONCURRENCY,
+    SPLIT,
+    VOTERS,
+    ENDPOINT,
+    WAIT_RESULT,
+    TIMEOUT_SECS,
+];
+
+impl Settings {
+    /// Reads `args` (without the program name: `--votes 100` or `--votes=100`) over the
+    /// environment.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Settings, UsageError> {
+        let mut given = Given::from_args(args)?;
+        let settings = Settings {
+            vote_url: given
+                .text(URL)
+                .unwrap_or_else(|| "http://localhost:8080".to_owned()),
+            votes: given.parsed(VOTES)?.unwrap_or(1000),
+            concurrency: given.parsed(CONCURRENCY)?.unwrap_or(10),
+            split: given.parsed(SPLIT)?.unwrap_or(0.5),
+            voters: given.parsed(VOTERS)?,
+            endpoint: given.parsed(ENDPOINT)?.unwrap_or(Endpoint::Form),
+            result_url: given.text(WAIT_RESULT),
+            wait_timeout: Duration::from_secs(given.parsed(TIMEOUT_SECS)?.unwrap_or(60)),
+        };
+        settings.check()
+    }
+
+    fn check(self) -> Result<Settings, UsageError> {
+        let invalid = |message: &str| Err(UsageError::Invalid(message.to_owned()));
+        if self.concurrency == 0 {
+            return invalid("--concurrency must be at least 1");
+        }
+        if !(0.0..=1.0).contains(&self.split) {
+            return invalid("--split must be between 0 and 1");
+        }
+        if self.voters == Some(0) {
+            return invalid("--voters must be at least 1");
+        }
+        Ok(self)
+    }
+}
+
+/// The flags given on the command line, consulted before the environment.
+struct Given {
+    flags: HashMap<&'static str, String>,
+}
+
+impl Given {
+    fn from_args(args: impl IntoIterator<Item = String>) -> Result<Given, UsageError> {
+        let mut flags = HashMap::new();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            if arg == "--help" || arg == "-h" {
+                return Err(UsageError::Help);
+            }
+            let (name, inline_value) = match arg.split_once('=') {
+                Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
+                None => (arg, None),
+            };
+            let Some(&(flag, _)) = ALL.iter().find(|(flag, _)| *flag == name) else {
+                return Err(UsageError::Invalid(format!("unknown argument {name:?}")));
+            };
+            let value = inline_value
+                .or_else(|| args.next())
+                .ok_or_else(|| UsageError::Invalid(format!("{flag} needs a value")))?;
+            flags.insert(flag, value);
+        }
+        Ok(Given { flags })
+    }
+
+    /// The setting's text and the name it came by (the flag or the variable), if given.
+    fn lookup(&mut self, (flag, variable): (&'static str, &'static str)) -> Option<(&str, String)> {
+        if let Some(value) = self.flags.remove(flag) {
+            return Some((flag, value));
+        }
+        Some(var_or(variable, ""))
+            .filter(|value| !value.trim().is_empty())
+            .map(|value| (variable, value))
+    }
+
+    fn text(&mut self, setting: (&'static str, &'static str)) -> Option<String> {
+        self.lookup(setting).map(|(_, value)| value)
+    }
+
+    fn parsed<T>(&mut self, setting: (&'static str, &'static str)) -> Result<Option<T>, UsageError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        let Some((name, value)) = self.lookup(setting) else {
+            return Ok(None);
+        };
+        value
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|err| UsageError::Invalid(format!("{name}={value:?} is invalid: {err}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Settings, UsageError> {
+        Settings::parse(args.iter().map(|arg| arg.to_string()))
+    }
+
+    #[test]
+    fn flags_in_both_forms() {
+        let settings = parse(&[
+            "--votes",
+            "50",
+            "--concurrency=4",
+            "--split",
+            "0.25",
+            "--voters",
+            "7",
+            "--endpoint",
+            "api",
+            "--wait-result",
+            "http://result:8081",
+            "--timeout-secs",
+            "5",
+            "--url",
+            "http://vote:8080",
+        ])
+        .unwrap();
+        assert_eq!(settings.votes, 50);
+        assert_eq!(settings.concurrency, 4);
+        assert_eq!(settings.split, 0.25);
+        assert_eq!(settings.voters, Some(7));
+        assert_eq!(settings.endpoint, Endpoint::Api);
+        assert_eq!(settings.result_url.as_deref(), Some("http://result:8081"));
+        assert_eq!(settings.wait_timeout, Duration::from_secs(5));
+        assert_eq!(settings.vote_url, "http://vote:8080");
+    }
+
+    #[test]
+    fn errors_name_the_flag() {
+        let err = parse(&["--votes", "many"]).unwrap_err().to_string();
+        assert!(err.starts_with("--votes=\"many\" is invalid"), "{err}");
+        let err = parse(&["--split", "1.5"]).unwrap_err().to_string();
+        assert!(err.starts_with("--split must be between 0 and 1"), "{err}");
+        let err = parse(&["--bogus", "1"]).unwrap_err().to_string();
+        assert!(err.starts_with("unknown argument \"--bogus\""), "{err}");
+        let err = parse(&["--votes"]).unwrap_err().to_string();
+        assert!(err.starts_with("--votes needs a value"), "{err}");
+        assert_eq!(parse(&["--help"]).unwrap_err(), UsageError::Help);
+    }
+
+    #[test]
+    fn the_environment_fills_in_and_a_flag_wins() {
+        // SAFETY of the test: no other test reads LOADGEN_VOTERS or LOADGEN_ENDPOINT without
+        // overriding them with a flag.
+        unsafe {
+            std::env::set_var("LOADGEN_VOTERS", "12");
+            std::env::set_var("LOADGEN_ENDPOINT", " ");
+        }
+        let from_env = parse(&[]).unwrap();
+        assert_eq!(from_env.voters, Some(12));
+        assert_eq!(
+            from_env.endpoint,
+            Endpoint::Form,
+            "an empty variable is unset"
+        );
+        assert_eq!(parse(&["--voters", "3"]).unwrap().voters, Some(3));
+        unsafe { std::env::set_var("LOADGEN_VOTERS", "none") };
+        let err = parse(&[]).unwrap_err().to_string();
+        assert!(
+            err.starts_with("LOADGEN_VOTERS=\"none\" is invalid"),
+            "{err}"
+        );
+        unsafe {
+            std::env::remove_var("LOADGEN_VOTERS");
+            std::env::remove_var("LOADGEN_ENDPOINT");
+        }
+    }
+}
