@@ -52,7 +52,10 @@ impl Pages {
             .collect();
         let mut context = self.base.clone();
         context.insert("options", &options);
-        context.insert("chosen_label", &current_vote.map(|option| settings.label(option)));
+        context.insert(
+            "chosen_label",
+            &current_vote.map(|option| settings.label(option)),
+        );
         self.tera
             .render(INDEX_TEMPLATE, &context)
             .expect("the context holds every variable the template uses")

@@ -60,7 +60,10 @@ impl BallotQueue {
     /// and serves its page even while Redis is not up yet.
     pub fn new(redis_url: &str, queue: &str, metrics: &Metrics) -> anyhow::Result<BallotQueue> {
         let client = redis::Client::open(redis_url).map_err(|err| {
-            anyhow::anyhow!("REDIS_URL={} is not a valid Redis URL: {err}", redact_url(redis_url))
+            anyhow::anyhow!(
+                "REDIS_URL={} is not a valid Redis URL: {err}",
+                redact_url(redis_url)
+            )
         })?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
@@ -78,8 +81,13 @@ impl BallotQueue {
             redis_up: IntGauge::new("vote_redis_up", "1 if the last append to Redis succeeded")
                 .expect("valid metric constant"),
             append_duration: Histogram::with_opts(
-                HistogramOpts::new("vote_queue_append_seconds", "Time for Redis to acknowledge an append")
-                    .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0, 2.0]),
+                HistogramOpts::new(
+                    "vote_queue_append_seconds",
+                    "Time for Redis to acknowledge an append",
+                )
+                .buckets(vec![
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1.0, 2.0,
+                ]),
             )
             .expect("valid metric constant"),
         };

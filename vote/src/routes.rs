@@ -80,7 +80,9 @@ impl VoteError {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 reason: "Send the vote as a form: application/x-www-form-urlencoded.".into(),
             },
-            UrlencodedError::Payload(payload) if payload.status_code() == StatusCode::PAYLOAD_TOO_LARGE => {
+            UrlencodedError::Payload(payload)
+                if payload.status_code() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
                 VoteError::too_large()
             }
             UrlencodedError::Parse(_) => {
@@ -100,7 +102,9 @@ impl VoteError {
                 status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 reason: "Send the vote as JSON: application/json.".into(),
             },
-            JsonPayloadError::Payload(payload) if payload.status_code() == StatusCode::PAYLOAD_TOO_LARGE => {
+            JsonPayloadError::Payload(payload)
+                if payload.status_code() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
                 VoteError::too_large()
             }
             JsonPayloadError::Deserialize(err) => VoteError::bad_request(format!(
@@ -220,13 +224,18 @@ impl Recorded {
     /// The voter id (new or confirmed) and the remembered choice.
     fn set_cookies(&self, req: &HttpRequest, response: &mut actix_web::HttpResponseBuilder) {
         response.cookie(cookie(req, VOTER_ID_COOKIE, self.ballot.voter_id.clone()));
-        response.cookie(cookie(req, VOTE_COOKIE, self.ballot.vote.as_str().to_owned()));
+        response.cookie(cookie(
+            req,
+            VOTE_COOKIE,
+            self.ballot.vote.as_str().to_owned(),
+        ));
     }
 }
 
 /// The path both ways of voting share: parse the option, append the ballot, wait for Redis.
 async fn record(req: &HttpRequest, state: &AppState, vote: &str) -> Result<Recorded, VoteError> {
-    let option = VoteOption::parse(vote).ok_or_else(|| VoteError::unknown_option(&state.settings))?;
+    let option =
+        VoteOption::parse(vote).ok_or_else(|| VoteError::unknown_option(&state.settings))?;
     let voter = Voter::from_request(req);
     let ballot = Ballot::new(voter.id.into_string(), option);
     state.queue.push(&ballot).await?;

@@ -98,7 +98,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then stops as SPEC section 6 says.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
         lifecycle::serve_until(self.server, self.lifecycle, shutdown, self.shutdown_drain).await
     }
 }

@@ -104,7 +104,12 @@ mod tests {
     fn generated_ids_are_128_bit_lowercase_hex_and_distinct() {
         let first = VoterId::generate();
         assert_eq!(first.as_str().len(), 32);
-        assert!(first.as_str().chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)));
+        assert!(
+            first
+                .as_str()
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        );
         assert_ne!(first, VoterId::generate());
         assert!(VoterId::parse(first.as_str()).is_some());
     }

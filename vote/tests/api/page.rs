@@ -1,0 +1,131 @@
+use crate::helpers::{spawn_app, spawn_app_with, test_settings};
+
+#[actix_web::test]
+async fn the_page_shows_both_options_the_tip_the_host_and_the_version() {
+    let app = spawn_app().await;
+
+    let reply = app.get("/", &[]).await;
+
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        reply.body.contains("<title>Cats vs Dogs!</title>"),
+        "{}",
+        reply.body
+    );
+    assert!(reply.body.contains("<h1>Cats vs Dogs!</h1>"));
+    assert!(reply.body.contains(r#"name="vote" value="a""#));
+    assert!(reply.body.contains(r#"name="vote" value="b""#));
+    assert!(reply.body.contains("(Tip: you can change your vote)"));
+    let hostname = service_kit::config::hostname();
+    assert!(reply.body.contains(&format!(
+        "Processed by container ID <code id=\"hostname\">{hostname}</code>"
+    )));
+    assert!(reply.body.contains("1.2.3-test"));
+    // A plain form: voting needs no script.
+    assert!(reply.body.contains(r#"<form method="post" action="/""#));
+    assert!(!reply.body.contains("<script"));
+}
+
+#[actix_web::test]
+async fn the_labels_come_from_the_settings_and_are_escaped() {
+    let mut settings = test_settings();
+    settings.option_a = "<b>Tea</b>".into();
+    settings.option_b = "Coffee & cake".into();
+    let app = spawn_app_with(settings).await;
+
+    let reply = app.get("/", &[]).await;
+
+    assert!(
+        reply
+            .body
+            .contains("<title>&lt;b&gt;Tea&lt;&#x2F;b&gt; vs Coffee &amp; cake!</title>"),
+        "{}",
+        reply.body
+    );
+    assert!(!reply.body.contains("<b>Tea</b>"));
+    assert!(!reply.body.contains("Cats"));
+}
+
+#[actix_web::test]
+async fn everything_the_page_needs_is_served_by_the_service_itself() {
+    let app = spawn_app().await;
+
+    let page = app.get("/", &[]).await;
+
+    // Every link and source on the page is a path on this service.
+    for attribute in ["href=\"", "src=\""] {
+        for (index, _) in page.body.match_indices(attribute) {
+            let target = &page.body[index + attribute.len()..];
+            assert!(
+                target.starts_with('/'),
+                "external reference: {}",
+                &target[..40.min(target.len())]
+            );
+        }
+    }
+    let css = app.get("/static/vote.css?v=1.2.3-test", &[]).await;
+    assert_eq!(css.status, 200);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert!(css.body.contains(".option"));
+    for favicon in ["/favicon.svg", "/favicon.ico"] {
+        let icon = app.get(favicon, &[]).await;
+        assert_eq!(icon.status, 200, "{favicon}");
+        assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
+        assert!(icon.body.starts_with("<svg"));
+    }
+}
+
+#[actix_web::test]
+async fn the_security_headers_are_on_every_answer_and_the_page_is_not_cached() {
+    let app = spawn_app().await;
+
+    let page = app.get("/", &[]).await;
+    let missing = app.get("/nowhere", &[]).await;
+
+    for reply in [&page, &missing] {
+        let csp = reply.header("content-security-policy").expect("a CSP");
+        assert!(csp.contains("default-src 'self'"), "{csp}");
+        assert!(
+            !csp.contains("http"),
+            "the CSP allows only the service itself: {csp}"
+        );
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+        assert!(reply.header("referrer-policy").is_some());
+    }
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+}
+
+#[actix_web::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = spawn_app().await;
+    app.vote_form("a", &[]).await;
+
+    assert_eq!(app.get("/healthz", &[]).await.status, 200);
+    assert_eq!(app.get("/readyz", &[]).await.status, 200);
+    let metrics = app.get("/metrics", &[]).await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(
+        metrics.body.contains("vote_ballots_queued_total 1"),
+        "{}",
+        metrics.body
+    );
+    assert!(metrics.body.contains("vote_redis_up 1"));
+    // Labelled by the route pattern and the status, never by the raw path.
+    assert!(
+        metrics
+            .body
+            .contains(r#"http_requests_total{method="POST",route="/",status="303"} 1"#),
+        "{}",
+        metrics.body
+    );
+}
