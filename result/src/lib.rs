@@ -1,0 +1,16 @@
+//! The result service of SPEC section 5: a live page of the tally, pushed over WebSockets.
+//!
+//! - [`configuration`]: the settings, from environment variables.
+//! - [`tally`]: the counts per option, how they are read from PostgreSQL and shown.
+//! - [`feed`]: the one task per process that keeps the tally current (LISTEN, safety poll,
+//!   reconnects) and publishes it to every socket.
+//! - [`routes`]: the page, its assets, `/api/results` and `/ws`.
+//! - [`metrics`]: the service's own Prometheus metrics.
+//! - [`startup`]: builds and runs the whole application.
+
+pub mod configuration;
+pub mod feed;
+pub mod metrics;
+pub mod routes;
+pub mod startup;
+pub mod tally;

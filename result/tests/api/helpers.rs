@@ -1,0 +1,368 @@
+//! Spawning the service in-process on a free port against a fresh database of its own.
+
+use std::{
+    str::FromStr,
+    sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use awc::ws::{CloseReason, Frame, Message};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use result::{configuration::Settings, startup::Application};
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, postgres::PgConnectOptions};
+use tokio::sync::oneshot;
+
+/// The shared PostgreSQL of the test machine; each test makes its own database in it.
+pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// How long a test waits for something the service should do within a few hundred
+/// milliseconds: generous, because the machine is shared with other builds.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A safety poll so slow that, within a test, only a notification can deliver a change.
+const NO_SAFETY_POLL: Duration = Duration::from_secs(3600);
+
+/// What exists in the database when the service starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// Nothing: no worker has run yet.
+    Absent,
+    /// `votes` only, as the original worker makes it.
+    VotesOnly,
+    /// `votes` and `vote_tally`, written the way our worker writes (see `write_batch`).
+    Tally,
+    /// `votes` and `vote_tally` with triggers standing in for the worker's: every statement
+    /// on `votes` keeps the tally exact and notifies at commit, so plain SQL works.
+    Triggers,
+}
+
+const VOTES_TABLE: &str = "CREATE TABLE votes (id VARCHAR(255) NOT NULL UNIQUE, \
+    vote VARCHAR(255) NOT NULL, ts BIGINT NOT NULL DEFAULT 0);";
+const TALLY_TABLE: &str = "CREATE TABLE vote_tally (vote TEXT PRIMARY KEY, n BIGINT NOT NULL);";
+/// A deliberately simple stand-in (recounting is fine for a handful of rows): the contract is
+/// that `vote_tally` equals the GROUP BY and a NOTIFY follows every change.
+const STAND_IN_TRIGGERS: &str = "
+CREATE FUNCTION recount_votes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM vote_tally;
+    INSERT INTO vote_tally (vote, n) SELECT vote, COUNT(id) FROM votes GROUP BY vote;
+    NOTIFY votes_changed;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER recount_votes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON votes
+    FOR EACH STATEMENT EXECUTE FUNCTION recount_votes();";
+
+/// A database of one test, dropped when the test ends, whether it passed or not.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+    /// The test's own connections, to arrange and act.
+    pub pool: PgPool,
+}
+
+impl TestDatabase {
+    pub async fn create(schema: Schema) -> TestDatabase {
+        let name = unique_name("result_test");
+        let mut admin = PgConnection::connect(ADMIN_URL)
+            .await
+            .expect("the test PostgreSQL answers at 127.0.0.1:5432");
+        sqlx::raw_sql(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+            .execute(&mut admin)
+            .await
+            .expect("creating the test database");
+        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        let pool = PgPool::connect(&url)
+            .await
+            .expect("connecting to the test database");
+        let ddl = match schema {
+            Schema::Absent => String::new(),
+            Schema::VotesOnly => VOTES_TABLE.to_owned(),
+            Schema::Tally => format!("{VOTES_TABLE}{TALLY_TABLE}"),
+            Schema::Triggers => format!("{VOTES_TABLE}{TALLY_TABLE}{STAND_IN_TRIGGERS}"),
+        };
+        sqlx::raw_sql(AssertSqlSafe(ddl))
+            .execute(&pool)
+            .await
+            .expect("creating the schema");
+        TestDatabase { name, url, pool }
+    }
+
+    /// Runs plain SQL, as a person in psql would.
+    pub async fn sql(&self, sql: &str) {
+        sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+            .execute(&self.pool)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+
+    /// Writes a batch the way our worker does: one transaction with an upsert into `votes`
+    /// (last write wins by `ts`), the matching change to `vote_tally`, and a NOTIFY that
+    /// PostgreSQL delivers at commit. The voters must be new.
+    pub async fn write_batch(&self, ballots: &[(&str, &str)]) {
+        let mut tx = self.pool.begin().await.expect("beginning a transaction");
+        for (voter_id, vote) in ballots {
+            sqlx::query(
+                "INSERT INTO votes (id, vote, ts) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO UPDATE SET vote = EXCLUDED.vote, ts = EXCLUDED.ts \
+                 WHERE votes.ts <= EXCLUDED.ts",
+            )
+            .bind(voter_id)
+            .bind(vote)
+            .bind(service_kit::ballot::now_millis())
+            .execute(&mut *tx)
+            .await
+            .expect("upserting a vote");
+            sqlx::query(
+                "INSERT INTO vote_tally (vote, n) VALUES ($1, 1) \
+                 ON CONFLICT (vote) DO UPDATE SET n = vote_tally.n + 1",
+            )
+            .bind(vote)
+            .execute(&mut *tx)
+            .await
+            .expect("counting a vote");
+        }
+        sqlx::query("NOTIFY votes_changed")
+            .execute(&mut *tx)
+            .await
+            .expect("notifying");
+        tx.commit().await.expect("committing the batch");
+    }
+
+    /// Cuts every connection to this database but the one that asks: the service's LISTEN
+    /// and read connections die as in a database restart.
+    pub async fn cut_connections(&self) -> i64 {
+        sqlx::query_scalar(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .expect("terminating the service's connections")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot block on async work; a thread
+        // with a runtime of its own can. FORCE ends the connections still open to it.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a current-thread runtime builds");
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(ADMIN_URL).await?;
+                sqlx::raw_sql(AssertSqlSafe(format!(
+                    r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
+                )))
+                .execute(&mut admin)
+                .await
+                .map(|_| ())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test database {}", self.name);
+        }
+    }
+}
+
+/// A name no other test, in this process or another, uses at the same time.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .subsec_nanos();
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The settings of a test instance: production defaults but a free port, the test's database,
+/// no shutdown drain, and only notifications to deliver changes unless a test asks for a poll.
+pub fn test_settings(database_url: &str) -> Settings {
+    Settings {
+        port: 0,
+        database: PgConnectOptions::from_str(database_url).expect("a valid test URL"),
+        database_url_redacted: database_url.to_owned(),
+        option_a: "Cats".to_owned(),
+        option_b: "Dogs".to_owned(),
+        app_version: "9.9.9-test".to_owned(),
+        safety_poll: NO_SAFETY_POLL,
+        drain: Duration::ZERO,
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub database: TestDatabase,
+    pub client: awc::Client,
+    stop: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn(schema: Schema) -> TestApp {
+        TestApp::spawn_with(schema, |_| {}).await
+    }
+
+    /// Spawns the service with the test settings as changed by `adjust`.
+    pub async fn spawn_with(schema: Schema, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let database = TestDatabase::create(schema).await;
+        TestApp::spawn_on(database, adjust).await
+    }
+
+    /// Spawns the service on a database the test has already filled.
+    pub async fn spawn_on(database: TestDatabase, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = test_settings(&database.url);
+        adjust(&mut settings);
+        let application = Application::build(settings)
+            .await
+            .expect("the application builds");
+        let port = application.port();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = actix_web::rt::spawn(application.run_until_stopped(async {
+            // A dropped sender stops the service too.
+            let _ = stopped.await;
+        }));
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            database,
+            client: awc::Client::default(),
+            stop: Some(stop),
+            served: Some(served),
+        }
+    }
+
+    pub async fn get(
+        &self,
+        path: &str,
+    ) -> (awc::http::StatusCode, String, awc::http::header::HeaderMap) {
+        let mut response = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the service answers");
+        let body = response.body().await.expect("a readable body");
+        (
+            response.status(),
+            String::from_utf8(body.to_vec()).expect("a UTF-8 body"),
+            response.headers().clone(),
+        )
+    }
+
+    pub async fn results(&self) -> Value {
+        let (status, body, _) = self.get("/api/results").await;
+        assert_eq!(status, 200);
+        serde_json::from_str(&body).expect("/api/results answers JSON")
+    }
+
+    pub async fn connect_socket(&self) -> TestSocket<impl TestFrames + use<>> {
+        let (_, frames) = self
+            .client
+            .ws(format!("ws://127.0.0.1:{}/ws", self.port))
+            .connect()
+            .await
+            .expect("the WebSocket handshake succeeds");
+        TestSocket::from_frames(frames)
+    }
+
+    /// Stops the service as a shutdown signal would and waits until it has stopped.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served
+                .await
+                .expect("the server task does not panic")
+                .expect("the server stops cleanly");
+        }
+    }
+}
+
+/// What an awc WebSocket connection is, without naming its codec crate.
+pub trait TestFrames:
+    Stream<Item = Result<Frame, awc::error::WsProtocolError>>
+    + Sink<Message, Error = awc::error::WsProtocolError>
+    + Unpin
+{
+}
+
+impl<T> TestFrames for T where
+    T: Stream<Item = Result<Frame, awc::error::WsProtocolError>>
+        + Sink<Message, Error = awc::error::WsProtocolError>
+        + Unpin
+{
+}
+
+/// A WebSocket client that answers pings and reads tally frames.
+pub struct TestSocket<F> {
+    frames: F,
+}
+
+/// What a socket received next that is not a ping.
+#[derive(Debug)]
+pub enum Received {
+    Tally(Value),
+    Closed(Option<CloseReason>),
+}
+
+impl<F: TestFrames> TestSocket<F> {
+    pub fn from_frames(frames: F) -> TestSocket<F> {
+        TestSocket { frames }
+    }
+
+    pub async fn receive(&mut self) -> Received {
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.frames.next())
+                .await
+                .expect("a frame arrives in time");
+            match frame {
+                Some(Ok(Frame::Text(text))) => {
+                    return Received::Tally(
+                        serde_json::from_slice(&text).expect("frames are JSON"),
+                    );
+                }
+                Some(Ok(Frame::Ping(bytes))) => {
+                    let _ = self.frames.send(Message::Pong(bytes)).await;
+                }
+                Some(Ok(Frame::Close(reason))) => return Received::Closed(reason),
+                Some(Ok(other)) => panic!("unexpected frame {other:?}"),
+                Some(Err(err)) => panic!("WebSocket error {err}"),
+                None => return Received::Closed(None),
+            }
+        }
+    }
+
+    pub async fn next_tally(&mut self) -> Value {
+        match self.receive().await {
+            Received::Tally(tally) => tally,
+            Received::Closed(reason) => panic!("the socket closed: {reason:?}"),
+        }
+    }
+
+    /// Reads frames until one shows these counts.
+    pub async fn wait_for(&mut self, a: i64, b: i64) -> Value {
+        let expected = tally_json(a, b);
+        loop {
+            let tally = self.next_tally().await;
+            if tally == expected {
+                return tally;
+            }
+        }
+    }
+}
+
+/// The frame of SPEC section 5 for these counts.
+pub fn tally_json(a: i64, b: i64) -> Value {
+    json!({"counts": {"a": a, "b": b}, "total": a + b})
+}
