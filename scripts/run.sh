@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# `make run`: the three programs, natively, against Redis and PostgreSQL on this machine.
+#
+# Checks first that Redis and PostgreSQL answer, and if one does not, says how to get it and
+# starts nothing. Then builds, starts vote, worker and result, waits until each is healthy,
+# prints the two addresses, and runs until Ctrl-C (or SIGTERM), which stops all three.
+#
+# Settings (environment):
+#   REDIS_URL       default redis://127.0.0.1:6379/0
+#   DATABASE_URL    default postgres://postgres:postgres@127.0.0.1:5432/postgres
+#   VOTE_PORT, RESULT_PORT, WORKER_PORT   default 8080, 8081, 8082
+#   BUILD_PROFILE   release (default) or debug: debug builds faster, for tests and hacking
+#   LOG_FORMAT      default text here, since a person reads it
+#   and everything else the programs read (VOTE_QUEUE, OPTION_A, OPTION_B, RUST_LOG, ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}"
+export LOG_FORMAT="${LOG_FORMAT:-text}"
+VOTE_PORT="${VOTE_PORT:-8080}"
+RESULT_PORT="${RESULT_PORT:-8081}"
+WORKER_PORT="${WORKER_PORT:-8082}"
+BUILD_PROFILE="${BUILD_PROFILE:-release}"
+CARGO="${CARGO:-cargo}"
+# How long a program may take from start to a healthy /healthz before the start is abandoned.
+HEALTHY_WITHIN_SECS=60
+
+say() { printf 'make run: %s\n' "$*"; }
+
+# "host port" of a URL like scheme://user:password@host:port/path, with a default port.
+host_and_port() {
+  local rest=${1#*://}
+  rest=${rest%%/*}
+  rest=${rest%%\?*}
+  rest=${rest##*@}
+  local host=${rest%:*} port=${rest##*:}
+  if [ "$host" = "$rest" ]; then port=$2; fi
+  printf '%s %s\n' "${host:-127.0.0.1}" "$port"
+}
+
+# A TCP connection to the URL's host and port, for when the service's own client is missing.
+tcp_answers() {
+  local host port
+  read -r host port < <(host_and_port "$1" "$2")
+  timeout 3 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null
+}
+
+redis_answers() {
+  if command -v redis-cli >/dev/null; then
+    local tls=()
+    case $REDIS_URL in rediss://*) tls=(--tls) ;; esac
+    timeout 3 redis-cli "${tls[@]}" -u "$REDIS_URL" ping 2>/dev/null | grep -q PONG
+  else
+    tcp_answers "$REDIS_URL" 6379
+  fi
+}
+
+postgres_answers() {
+  if command -v pg_isready >/dev/null; then
+    pg_isready --quiet --timeout=3 --dbname="$DATABASE_URL"
+  else
+    tcp_answers "$DATABASE_URL" 5432
+  fi
+}
+
+# The URL without its password, for messages.
+redacted() { sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#' <<<"$1"; }
+
+missing=()
+redis_answers || missing+=("Redis does not answer at $(redacted "$REDIS_URL") (REDIS_URL).")
+postgres_answers || missing+=("PostgreSQL does not answer at $(redacted "$DATABASE_URL") (DATABASE_URL).")
+if [ ${#missing[@]} -gt 0 ]; then
+  for line in "${missing[@]}"; do say "$line" >&2; done
+  cat >&2 <<'EOF'
+
+Start them, then `make run` again. Either
+
+  on Debian or Ubuntu:
+    sudo apt-get install redis-server postgresql
+    sudo systemctl start redis-server postgresql
+    sudo -u postgres psql -c "ALTER USER postgres PASSWORD 'postgres'"
+
+  or with Docker (both on 127.0.0.1 at their usual ports):
+    docker compose up -d redis db
+
+Elsewhere, point REDIS_URL and DATABASE_URL at yours.
+EOF
+  exit 1
+fi
+
+say "building the $BUILD_PROFILE binaries"
+build_flags=()
+[ "$BUILD_PROFILE" = release ] && build_flags=(--release)
+"$CARGO" build "${build_flags[@]}" -p vote -p worker -p result
+bin_dir="${CARGO_TARGET_DIR:-target}/$BUILD_PROFILE"
+
+pids=()
+stop_all() {
+  trap - INT TERM
+  say "stopping"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  # The programs finish their in-flight work and exit within 10 s of SIGTERM.
+  wait "${pids[@]}" 2>/dev/null || true
+}
+trap 'stop_all; exit 0' INT TERM
+
+# start NAME PORT: runs the program with its log lines prefixed by its name.
+start() {
+  PORT=$2 "$bin_dir/$1" > >(sed -u "s/^/[$1] /") 2>&1 &
+  pids+=($!)
+}
+
+await_healthy() {
+  local name=$1 port=$2 pid=$3 deadline=$((SECONDS + HEALTHY_WITHIN_SECS))
+  until PORT=$port "$bin_dir/$name" healthcheck >/dev/null 2>&1; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      say "$name exited during start-up; its log is above"
+      stop_all
+      exit 1
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      say "$name is not healthy after ${HEALTHY_WITHIN_SECS} s"
+      stop_all
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
+
+start worker "$WORKER_PORT"
+start vote "$VOTE_PORT"
+start result "$RESULT_PORT"
+await_healthy worker "$WORKER_PORT" "${pids[0]}"
+await_healthy vote "$VOTE_PORT" "${pids[1]}"
+await_healthy result "$RESULT_PORT" "${pids[2]}"
+
+say "vote:   http://localhost:$VOTE_PORT"
+say "result: http://localhost:$RESULT_PORT"
+say "running; Ctrl-C stops all three"
+
+# Returns when one program exits by itself (or a signal runs the trap).
+set +e
+wait -n "${pids[@]}"
+status=$?
+set -e
+say "a program exited (status $status); stopping the others"
+stop_all
+exit 1
