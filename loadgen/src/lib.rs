@@ -24,6 +24,7 @@ use client::{ResultClient, VoteClient};
 use plan::{Plan, Tally};
 use report::{Latencies, Report, ResultWait};
 use settings::Settings;
+use vote::voter::VoterId;
 
 /// How often the result service is read while waiting: fine enough to time a propagation of
 /// a fraction of a second, and a negligible load.
@@ -47,9 +48,11 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
         }
         None => None,
     };
-    let voter_ids: Option<Vec<String>> = settings
-        .voters
-        .map(|voters| (0..voters).map(|_| new_voter_id()).collect());
+    let voter_ids: Option<Vec<String>> = settings.voters.map(|voters| {
+        (0..voters)
+            .map(|_| VoterId::generate().into_string())
+            .collect()
+    });
     let votes = VoteClient::new(&settings.vote_url, settings.endpoint, plan.lanes() as usize);
 
     let started = Instant::now();
@@ -138,11 +141,4 @@ async fn wait_for(results: &ResultClient, expected: Tally, timeout: Duration) ->
         }
         actix_rt::time::sleep(RESULT_POLL).await;
     }
-}
-
-/// A voter id as the vote service makes them: 128 random bits in lowercase hex.
-pub fn new_voter_id() -> String {
-    let mut bits = [0u8; 16];
-    getrandom::fill(&mut bits).expect("the operating system's random source is available");
-    bits.iter().map(|byte| format!("{byte:02x}")).collect()
 }

@@ -14,6 +14,11 @@ impl Latencies {
         Latencies(micros)
     }
 
+    /// How many requests were timed.
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
+
     /// The nearest-rank percentile `p` (0 < p <= 100), or zero without samples.
     pub fn percentile(&self, p: f64) -> Duration {
         let rank = ((p / 100.0) * self.0.len() as f64).ceil() as usize;
