@@ -5,4 +5,5 @@ mod helpers;
 mod page;
 mod process;
 mod redis_outage;
+mod tls;
 mod voting;

@@ -13,7 +13,7 @@ use crate::helpers::{LOCAL_REDIS, free_port, unique_queue, wait_until};
 /// SPEC section 6: the process exits within 10 s of SIGTERM.
 const STOP_LIMIT: Duration = Duration::from_secs(10);
 
-struct VoteProcess {
+pub struct VoteProcess {
     child: Child,
     port: u16,
     queue: String,
@@ -22,7 +22,7 @@ struct VoteProcess {
 }
 
 impl VoteProcess {
-    fn start(env: &[(&str, &str)]) -> VoteProcess {
+    pub fn start(env: &[(&str, &str)]) -> VoteProcess {
         let port = free_port();
         let queue = unique_queue();
         let mut child = Command::new(env!("CARGO_BIN_EXE_vote"))
@@ -59,7 +59,7 @@ impl VoteProcess {
     }
 
     /// A plain HTTP/1.0 request; returns the status code.
-    fn request(&self, method: &str, path: &str, body: &str) -> u16 {
+    pub fn request(&self, method: &str, path: &str, body: &str) -> u16 {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("the port is open");
         write!(
             stream,
