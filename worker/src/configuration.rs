@@ -1,0 +1,81 @@
+//! The worker's settings (SPEC section 1), each from an environment variable with a default.
+
+use std::time::Duration;
+
+use service_kit::config::{self, ConfigError, parse_or, var_or};
+
+pub const DEFAULT_PORT: u16 = 8082;
+
+/// Messages taken from the queue per transaction. Big batches are what make the drain fast
+/// (one round trip and one commit for thousands of votes); the Lua script that takes them
+/// runs inside Redis, so this also bounds how long Redis is busy with one take.
+const DEFAULT_BATCH_SIZE: usize = 5_000;
+const MAX_BATCH_SIZE: usize = 50_000;
+
+/// How long a worker's lease on its messages lasts without renewal. SPEC section 4 wants held
+/// messages back in play within 30 s of a worker's death: that takes at most a lease plus one
+/// housekeeping period (a third of the lease), so the lease may be at most 20 s.
+const DEFAULT_LEASE_SECS: u64 = 10;
+const LEASE_SECS_RANGE: std::ops::RangeInclusive<u64> = 3..=20;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub redis_url: String,
+    pub database_url: String,
+    /// The Redis list the vote service appends to; every other key we use starts with it.
+    pub queue: String,
+    pub port: u16,
+    pub batch_size: usize,
+    pub lease: Duration,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        let batch_size = parse_or("WORKER_BATCH_SIZE", DEFAULT_BATCH_SIZE)?;
+        if !(1..=MAX_BATCH_SIZE).contains(&batch_size) {
+            return Err(ConfigError {
+                name: "WORKER_BATCH_SIZE",
+                value: batch_size.to_string(),
+                reason: format!("must be between 1 and {MAX_BATCH_SIZE}"),
+            });
+        }
+        let lease_secs = parse_or("WORKER_LEASE_SECS", DEFAULT_LEASE_SECS)?;
+        if !LEASE_SECS_RANGE.contains(&lease_secs) {
+            return Err(ConfigError {
+                name: "WORKER_LEASE_SECS",
+                value: lease_secs.to_string(),
+                reason: format!(
+                    "must be between {} and {} seconds, so that a dead worker's messages \
+                     are recovered within 30 s",
+                    LEASE_SECS_RANGE.start(),
+                    LEASE_SECS_RANGE.end()
+                ),
+            });
+        }
+        Ok(Settings {
+            redis_url: var_or("REDIS_URL", "redis://redis:6379/0"),
+            database_url: var_or(
+                "DATABASE_URL",
+                "postgres://postgres:postgres@db:5432/postgres",
+            ),
+            queue: var_or("VOTE_QUEUE", "votes"),
+            port: parse_or("PORT", DEFAULT_PORT)?,
+            batch_size,
+            lease: Duration::from_secs(lease_secs),
+        })
+    }
+
+    /// The settings as one log line's fields, passwords redacted.
+    pub fn log_effective(&self) {
+        tracing::info!(
+            redis_url = %config::redact_url(&self.redis_url),
+            database_url = %config::redact_url(&self.database_url),
+            queue = %self.queue,
+            port = self.port,
+            batch_size = self.batch_size,
+            lease_secs = self.lease.as_secs(),
+            version = env!("CARGO_PKG_VERSION"),
+            "worker configuration"
+        );
+    }
+}

@@ -1,0 +1,299 @@
+//! The drain loop: take a batch from Redis, store it in one PostgreSQL transaction, then
+//! acknowledge it in Redis. Any failure is retried with capped backoff while the batch waits
+//! in this worker's processing list; nothing is acknowledged before it has committed.
+
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+use prometheus::IntGauge;
+use service_kit::{
+    ballot::{Ballot, MalformedBallot},
+    lifecycle::Lifecycle,
+};
+
+use crate::{
+    backoff::Backoff,
+    queue::{Housekeeper, Queue},
+    schema,
+    store::{self, FoldedBatch, on_connection},
+    telemetry::{WorkerMetrics, dead_letter_reason},
+};
+
+/// A batch of a few thousand rows commits in tens of milliseconds; one that has not committed
+/// after this is stuck on a connection that no longer answers, and is retried on a new one.
+const STORE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Migrating may wait for another worker's migration (the advisory lock) and, once, count the
+/// existing votes into the new tally; longer than this means the database is not answering.
+const MIGRATION_TIMEOUT: Duration = Duration::from_secs(300);
+/// The readiness probe's query: short, since it only asks whether PostgreSQL answers.
+const PING_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Which backing service an error came from: the log line names the variable to check.
+#[derive(Debug, Clone, Copy)]
+enum Service {
+    Redis,
+    Postgres,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Redis => "Redis",
+            Service::Postgres => "PostgreSQL",
+        }
+    }
+
+    fn variable(self) -> &'static str {
+        match self {
+            Service::Redis => "REDIS_URL",
+            Service::Postgres => "DATABASE_URL",
+        }
+    }
+
+    fn up(self, metrics: &WorkerMetrics) -> &IntGauge {
+        match self {
+            Service::Redis => &metrics.redis_up,
+            Service::Postgres => &metrics.postgres_up,
+        }
+    }
+}
+
+pub struct Drain {
+    pub queue: Queue,
+    pub pool: Pool,
+    pub metrics: WorkerMetrics,
+    pub lifecycle: Lifecycle,
+}
+
+impl Drain {
+    /// Migrates the schema, then drains until shutdown. Returns once the batch in hand (if
+    /// any) is committed and acknowledged, or, if a backing service failed during shutdown,
+    /// left in the processing list for the release that follows.
+    pub async fn run(mut self) {
+        let mut retry = Retry::new(&self.lifecycle, &self.metrics, Service::Postgres);
+        let version = loop {
+            let migrated = on_connection!(self.pool, MIGRATION_TIMEOUT, |client| {
+                schema::migrate(&mut client)
+            })
+            .await;
+            match migrated {
+                Ok(version) => break retry.succeeded(version),
+                Err(err) => {
+                    if !retry.failed(err).await {
+                        return;
+                    }
+                }
+            }
+        };
+        tracing::info!(
+            version,
+            worker_id = %self.queue.keys().worker_id,
+            "schema ready; draining the queue"
+        );
+
+        loop {
+            let mut retry = Retry::new(&self.lifecycle, &self.metrics, Service::Redis);
+            let taken = loop {
+                let taken = tokio::select! {
+                    biased;
+                    // A message that a cancelled read had already moved is in the processing
+                    // list, which the release on exit gives back.
+                    () = self.lifecycle.stopped() => return,
+                    taken = self.queue.take() => taken,
+                };
+                match taken {
+                    Ok(batch) => break retry.succeeded(batch),
+                    Err(err) => {
+                        if !retry.failed(err.into()).await {
+                            return;
+                        }
+                    }
+                }
+            };
+            if !taken.is_empty() && !self.process(taken).await {
+                return;
+            }
+        }
+    }
+
+    /// Stores and acknowledges one batch; false if it gave up because the worker is stopping.
+    async fn process(&mut self, messages: Vec<Vec<u8>>) -> bool {
+        let started = Instant::now();
+        let mut ballots = Vec::with_capacity(messages.len());
+        let mut dead_letters: Vec<(&[u8], MalformedBallot)> = Vec::new();
+        for message in &messages {
+            match parse(message) {
+                Ok(ballot) => ballots.push(ballot),
+                Err(fault) => dead_letters.push((message, fault)),
+            }
+        }
+        let votes = ballots.len() as u64;
+        let batch = FoldedBatch::fold(ballots);
+
+        if !batch.is_empty() {
+            let mut retry = Retry::new(&self.lifecycle, &self.metrics, Service::Postgres);
+            loop {
+                let stored = on_connection!(self.pool, STORE_TIMEOUT, |client| {
+                    store::store_batch(&mut client, &batch)
+                })
+                .await;
+                match stored {
+                    Ok(()) => break retry.succeeded(()),
+                    Err(err) => {
+                        if !retry.failed(err).await {
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+
+        let dead: Vec<&[u8]> = dead_letters.iter().map(|(message, _)| *message).collect();
+        let mut retry = Retry::new(&self.lifecycle, &self.metrics, Service::Redis);
+        loop {
+            match self.queue.acknowledge(&dead).await {
+                Ok(()) => break retry.succeeded(()),
+                Err(err) => {
+                    if !retry.failed(err.into()).await {
+                        return false;
+                    }
+                }
+            }
+        }
+
+        let metrics = &self.metrics;
+        for (message, fault) in &dead_letters {
+            tracing::warn!(
+                reason = dead_letter_reason(fault),
+                error = %fault,
+                bytes = message.len(),
+                "malformed message moved to the dead-letter list"
+            );
+            // The message may hold a voter id: only at debug level (SPEC section 1).
+            tracing::debug!(message = %String::from_utf8_lossy(message), "dead letter");
+            metrics.count_dead_letter(fault);
+        }
+        metrics.votes_processed.inc_by(votes);
+        metrics.batch_size.observe(messages.len() as f64);
+        metrics
+            .batch_duration
+            .observe(started.elapsed().as_secs_f64());
+        tracing::debug!(
+            messages = messages.len(),
+            voters = batch.len(),
+            dead_letters = dead_letters.len(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "batch stored"
+        );
+        true
+    }
+}
+
+/// A queue message as a ballot that PostgreSQL will accept. On top of the wire format's rules,
+/// a voter id must not contain NUL, which PostgreSQL text cannot hold: such a message would
+/// otherwise fail its batch forever.
+fn parse(message: &[u8]) -> Result<Ballot, MalformedBallot> {
+    let ballot = Ballot::from_queue(message)?;
+    if ballot.voter_id.contains('\0') {
+        return Err(MalformedBallot::BadVoterId);
+    }
+    Ok(ballot)
+}
+
+/// Repeated attempts at one step against one backing service: capped backoff between
+/// failures, each logged with the variable to check, and the service's health gauge kept.
+struct Retry<'a> {
+    lifecycle: &'a Lifecycle,
+    metrics: &'a WorkerMetrics,
+    service: Service,
+    backoff: Backoff,
+}
+
+impl<'a> Retry<'a> {
+    fn new(lifecycle: &'a Lifecycle, metrics: &'a WorkerMetrics, service: Service) -> Self {
+        Retry {
+            lifecycle,
+            metrics,
+            service,
+            backoff: Backoff::new(),
+        }
+    }
+
+    /// Records the success and passes `value` through.
+    fn succeeded<T>(&self, value: T) -> T {
+        self.service.up(self.metrics).set(1);
+        value
+    }
+
+    /// Logs the failure and waits before the next attempt. False means give up: the worker is
+    /// stopping, and whatever was not acknowledged is still in Redis.
+    async fn failed(&mut self, err: anyhow::Error) -> bool {
+        self.service.up(self.metrics).set(0);
+        let delay = self.backoff.next_delay();
+        tracing::warn!(
+            error = format!("{err:#}"),
+            retry_in_ms = delay.as_millis() as u64,
+            "{} is unreachable or failing (check {}); votes wait in Redis",
+            self.service.name(),
+            self.service.variable()
+        );
+        pause(self.lifecycle, delay).await
+    }
+}
+
+/// Sleeps for `delay`; false if the worker is stopping (at once, without waiting).
+async fn pause(lifecycle: &Lifecycle, delay: Duration) -> bool {
+    tokio::select! {
+        biased;
+        () = lifecycle.stopped() => false,
+        () = tokio::time::sleep(delay) => true,
+    }
+}
+
+/// Every `period` until shutdown: renews this worker's lease, recovers messages from workers
+/// whose lease expired, and refreshes the queue depth and the health of both services.
+/// Returns the housekeeper for the release on exit.
+pub async fn housekeeping(
+    mut housekeeper: Housekeeper,
+    pool: Pool,
+    metrics: WorkerMetrics,
+    lifecycle: Lifecycle,
+    period: Duration,
+) -> Housekeeper {
+    loop {
+        match housekeeper.run_chores().await {
+            Ok(chores) => {
+                metrics.redis_up.set(1);
+                metrics.queue_depth.set(chores.queue_depth as i64);
+                if chores.recovered > 0 {
+                    tracing::info!(
+                        messages = chores.recovered,
+                        "gave back to the queue the messages of workers whose lease expired"
+                    );
+                    metrics.recovered.inc_by(chores.recovered);
+                }
+            }
+            Err(err) => {
+                metrics.redis_up.set(0);
+                tracing::warn!(error = %err, "Redis is unreachable or failing (check REDIS_URL)");
+            }
+        }
+        let answered = ping(&pool).await;
+        if let Err(err) = &answered {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "PostgreSQL is unreachable or failing (check DATABASE_URL)"
+            );
+        }
+        metrics.postgres_up.set(i64::from(answered.is_ok()));
+        if !pause(&lifecycle, period).await {
+            return housekeeper;
+        }
+    }
+}
+
+async fn ping(pool: &Pool) -> anyhow::Result<()> {
+    on_connection!(pool, PING_TIMEOUT, |client| client.simple_query("SELECT 1"))
+        .await
+        .map(drop)
+}

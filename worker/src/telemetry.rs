@@ -1,0 +1,98 @@
+//! The worker's own metrics (SPEC section 4), registered beside the HTTP ones of service-kit.
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
+use service_kit::{ballot::MalformedBallot, metrics::Metrics};
+
+/// Cheap to clone: every clone updates the same series.
+#[derive(Clone)]
+pub struct WorkerMetrics {
+    /// Well-formed votes committed to PostgreSQL (before folding a voter's repeats).
+    pub votes_processed: IntCounter,
+    /// Malformed messages moved to the dead-letter list, by reason.
+    pub dead_letters: IntCounterVec,
+    pub batch_size: Histogram,
+    pub batch_duration: Histogram,
+    /// The length of the queue at the last housekeeping round.
+    pub queue_depth: IntGauge,
+    /// Messages given back to the queue from workers whose lease expired.
+    pub recovered: IntCounter,
+    /// 1 when the last command to Redis succeeded. Readiness reads it too.
+    pub redis_up: IntGauge,
+    /// 1 when the last query to PostgreSQL succeeded. Readiness reads it too.
+    pub postgres_up: IntGauge,
+}
+
+impl WorkerMetrics {
+    pub fn register(metrics: &Metrics) -> WorkerMetrics {
+        let worker = WorkerMetrics {
+            votes_processed: IntCounter::new(
+                "worker_votes_processed_total",
+                "Votes committed to PostgreSQL",
+            )
+            .expect("metric name is a valid constant"),
+            dead_letters: IntCounterVec::new(
+                Opts::new(
+                    "worker_dead_letters_total",
+                    "Malformed messages moved to the dead-letter list",
+                ),
+                &["reason"],
+            )
+            .expect("metric name and labels are valid constants"),
+            batch_size: Histogram::with_opts(
+                HistogramOpts::new("worker_batch_size", "Messages per batch").buckets(vec![
+                    1.0, 10.0, 100.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 50000.0,
+                ]),
+            )
+            .expect("metric name and buckets are valid constants"),
+            batch_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "worker_batch_duration_seconds",
+                    "Time to store and acknowledge one batch",
+                )
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ]),
+            )
+            .expect("metric name and buckets are valid constants"),
+            queue_depth: IntGauge::new("worker_queue_depth", "Messages waiting in the queue")
+                .expect("metric name is a valid constant"),
+            recovered: IntCounter::new(
+                "worker_recovered_messages_total",
+                "Messages given back to the queue from workers whose lease expired",
+            )
+            .expect("metric name is a valid constant"),
+            redis_up: IntGauge::new("worker_redis_up", "1 when Redis answered the last command")
+                .expect("metric name is a valid constant"),
+            postgres_up: IntGauge::new(
+                "worker_postgres_up",
+                "1 when PostgreSQL answered the last query",
+            )
+            .expect("metric name is a valid constant"),
+        };
+        metrics.register(worker.votes_processed.clone());
+        metrics.register(worker.dead_letters.clone());
+        metrics.register(worker.batch_size.clone());
+        metrics.register(worker.batch_duration.clone());
+        metrics.register(worker.queue_depth.clone());
+        metrics.register(worker.recovered.clone());
+        metrics.register(worker.redis_up.clone());
+        metrics.register(worker.postgres_up.clone());
+        worker
+    }
+
+    pub fn count_dead_letter(&self, fault: &MalformedBallot) {
+        self.dead_letters
+            .with_label_values(&[dead_letter_reason(fault)])
+            .inc();
+    }
+}
+
+/// A bounded label for each kind of fault.
+pub fn dead_letter_reason(fault: &MalformedBallot) -> &'static str {
+    match fault {
+        MalformedBallot::NotJson(_) => "not_json",
+        MalformedBallot::BadVoterId => "bad_voter_id",
+        MalformedBallot::BadVote => "bad_vote",
+        MalformedBallot::BadTimestamp => "bad_ts",
+    }
+}

@@ -1,0 +1,389 @@
+//! Each test gets its own database and its own queue name, both removed when the test ends
+//! (passed or not), and starts workers through exactly the production code path: in-process
+//! with `Application`, or as the debug binary when the test needs to kill a process.
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use redis::AsyncCommands;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::{mpsc, oneshot, watch},
+    task::JoinHandle,
+};
+use tokio_postgres::{AsyncMessage, NoTls};
+use worker::{configuration::Settings, startup::Application};
+
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379/0";
+pub const POSTGRES_ADDRESS: &str = "127.0.0.1:5432";
+const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// How long a test waits for what the worker should do in well under a second: generous, as
+/// the machine is shared with other builds. Only SPEC's own limits are asserted as times.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A short lease, so that recovery tests take seconds; still within the allowed range.
+pub const TEST_LEASE: Duration = Duration::from_secs(3);
+
+pub fn unique_name(prefix: &str) -> String {
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    let suffix: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("{prefix}_{suffix}")
+}
+
+/// Polls `condition` until it holds; panics with `what` after [`PATIENCE`].
+pub async fn wait_until(what: &str, mut condition: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "gave up waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A database of one test, dropped with it.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+    pub client: tokio_postgres::Client,
+}
+
+impl TestDatabase {
+    pub async fn create() -> TestDatabase {
+        let name = unique_name("worker_test");
+        let admin = connect(ADMIN_URL).await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("creating the test database");
+        let url = format!("postgres://postgres@{POSTGRES_ADDRESS}/{name}");
+        let client = connect(&url).await;
+        TestDatabase { name, url, client }
+    }
+
+    /// The URL of this database through another address (a proxy's).
+    pub fn url_via(&self, address: SocketAddr) -> String {
+        format!("postgres://postgres@{address}/{}", self.name)
+    }
+
+    /// A new connection of the test's own.
+    pub async fn connect(&self) -> tokio_postgres::Client {
+        connect(&self.url).await
+    }
+
+    /// Every stored vote: voter id -> (vote, ts).
+    pub async fn votes(&self) -> BTreeMap<String, (String, i64)> {
+        self.client
+            .query("SELECT id, vote, ts FROM votes", &[])
+            .await
+            .expect("reading votes")
+            .iter()
+            .map(|row| (row.get(0), (row.get(1), row.get(2))))
+            .collect()
+    }
+
+    pub async fn vote_count(&self) -> i64 {
+        match self
+            .client
+            .query_one("SELECT count(*) FROM votes", &[])
+            .await
+        {
+            Ok(row) => row.get(0),
+            // Not migrated yet.
+            Err(_) => 0,
+        }
+    }
+
+    pub async fn tally(&self) -> BTreeMap<String, i64> {
+        self.counts("SELECT vote, n FROM vote_tally").await
+    }
+
+    /// The totals as SPEC section 2 defines them.
+    pub async fn group_by(&self) -> BTreeMap<String, i64> {
+        self.counts("SELECT vote, COUNT(id) FROM votes GROUP BY vote")
+            .await
+    }
+
+    async fn counts(&self, query: &str) -> BTreeMap<String, i64> {
+        self.client
+            .query(query, &[])
+            .await
+            .expect("reading counts")
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect()
+    }
+
+    pub async fn assert_tally_exact(&self) {
+        assert_eq!(
+            self.tally().await,
+            self.group_by().await,
+            "tally differs from the GROUP BY"
+        );
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop cannot await: a thread with its own runtime does the cleanup.
+        let cleanup = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the cleanup")
+                .block_on(async {
+                    let admin = connect(ADMIN_URL).await;
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("the test PostgreSQL answers at 127.0.0.1:5432");
+    tokio::spawn(connection);
+    client
+}
+
+/// A connection that LISTENs on `votes_changed`; notifications arrive on the receiver.
+pub async fn listen(url: &str) -> (tokio_postgres::Client, mpsc::UnboundedReceiver<String>) {
+    let (client, mut connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("the test PostgreSQL answers");
+    let (sender, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            if let AsyncMessage::Notification(notification) = message {
+                let _ = sender.send(notification.channel().to_owned());
+            }
+        }
+    });
+    client
+        .batch_execute("LISTEN votes_changed")
+        .await
+        .expect("LISTEN");
+    (client, receiver)
+}
+
+/// The Redis keys of one test, all deleted with it.
+pub struct TestQueue {
+    pub name: String,
+    pub redis: redis::aio::MultiplexedConnection,
+}
+
+impl TestQueue {
+    pub async fn create() -> TestQueue {
+        let name = unique_name("worker_test");
+        let redis = redis::Client::open(REDIS_URL)
+            .expect("a valid URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("the test Redis answers at 127.0.0.1:6379");
+        TestQueue { name, redis }
+    }
+
+    pub fn key(&self, suffix: &str) -> String {
+        format!("{}:{suffix}", self.name)
+    }
+
+    pub async fn push(&self, messages: &[String]) {
+        let mut redis = self.redis.clone();
+        for chunk in messages.chunks(10_000) {
+            let _: () = redis.rpush(&self.name, chunk).await.expect("RPUSH");
+        }
+    }
+
+    pub async fn len(&self, key: &str) -> usize {
+        self.redis.clone().llen(key).await.expect("LLEN")
+    }
+
+    pub async fn list(&self, key: &str) -> Vec<Vec<u8>> {
+        self.redis.clone().lrange(key, 0, -1).await.expect("LRANGE")
+    }
+
+    /// Every key of this queue, the queue itself included.
+    pub async fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .redis
+            .clone()
+            .keys(format!("{}:*", self.name))
+            .await
+            .expect("KEYS");
+        if self.len(&self.name).await > 0 {
+            keys.push(self.name.clone());
+        }
+        keys.sort();
+        keys
+    }
+}
+
+impl Drop for TestQueue {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let cleanup = std::thread::spawn(move || -> redis::RedisResult<()> {
+            let mut redis = redis::Client::open(REDIS_URL)?.get_connection()?;
+            let mut keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{name}:*"))
+                .query(&mut redis)?;
+            keys.push(name);
+            redis::cmd("DEL").arg(keys).query(&mut redis)
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// A message as the vote service sends it.
+pub fn ballot(voter_id: &str, vote: &str, ts: i64) -> String {
+    serde_json::json!({"voter_id": voter_id, "vote": vote, "ts": ts}).to_string()
+}
+
+pub fn settings(database_url: &str, queue: &str, batch_size: usize) -> Settings {
+    Settings {
+        redis_url: REDIS_URL.to_owned(),
+        database_url: database_url.to_owned(),
+        queue: queue.to_owned(),
+        port: 0,
+        batch_size,
+        lease: TEST_LEASE,
+    }
+}
+
+/// A worker running in this process.
+pub struct TestWorker {
+    pub port: u16,
+    stop: Option<oneshot::Sender<()>>,
+    running: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestWorker {
+    pub async fn spawn(settings: Settings) -> TestWorker {
+        let application = Application::build(settings)
+            .await
+            .expect("the worker builds");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let port = application.port();
+        let running = tokio::spawn(application.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        TestWorker {
+            port,
+            stop: Some(stop),
+            running,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        http(self.port, "GET", path)
+            .await
+            .expect("the worker answers HTTP")
+    }
+
+    /// Stops it the way a signal would, and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.running)
+            .await
+            .expect("the worker task did not panic")
+            .expect("the worker stopped cleanly");
+    }
+}
+
+/// A plain HTTP/1.0 request to the worker's port: status and body, or the I/O error.
+pub async fn http(port: u16, method: &str, path: &str) -> std::io::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
+    stream
+        .write_all(
+            format!("{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let status = response
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not an HTTP response: {response:?}")))?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_owned();
+    Ok((status, body))
+}
+
+/// The worker binary, started as a separate process (debug build); `port` 0 picks any.
+pub fn spawn_process(
+    database_url: &str,
+    queue: &str,
+    batch_size: usize,
+    port: u16,
+) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_worker"))
+        .env("REDIS_URL", REDIS_URL)
+        .env("DATABASE_URL", database_url)
+        .env("VOTE_QUEUE", queue)
+        .env("PORT", port.to_string())
+        .env("WORKER_BATCH_SIZE", batch_size.to_string())
+        .env("WORKER_LEASE_SECS", TEST_LEASE.as_secs().to_string())
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the worker binary starts")
+}
+
+/// A TCP proxy the test can cut (every connection dropped, new ones refused) and restore, to
+/// make a backing service unreachable without touching the shared one.
+pub struct TcpProxy {
+    pub address: SocketAddr,
+    open: watch::Sender<bool>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: &str) -> TcpProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let address = listener.local_addr().expect("a bound address");
+        let (open, _) = watch::channel(true);
+        let state = open.clone();
+        let target = target.to_owned();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !*state.borrow() {
+                    continue; // dropped: refused
+                }
+                let mut closed = state.subscribe();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = closed.wait_for(|open| !open) => {}
+                    }
+                });
+            }
+        });
+        TcpProxy { address, open }
+    }
+
+    pub fn cut(&self) {
+        self.open.send_replace(false);
+    }
+
+    pub fn restore(&self) {
+        self.open.send_replace(true);
+    }
+}

@@ -1,0 +1,10 @@
+//! Black-box tests of the worker against the real Redis and PostgreSQL of the test machine.
+
+mod helpers;
+
+mod dead_letters;
+mod drain;
+mod outages;
+mod recovery;
+mod schema;
+mod tally;
