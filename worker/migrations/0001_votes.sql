@@ -6,3 +6,7 @@ CREATE TABLE IF NOT EXISTS votes (
     vote VARCHAR(255) NOT NULL
 );
 ALTER TABLE votes ADD COLUMN IF NOT EXISTS ts BIGINT NOT NULL DEFAULT 0;
+-- Re-votes update rows in place: free room in each page lets PostgreSQL write the new version
+-- beside the old one without touching the index on id (a "HOT" update), which makes the
+-- worker's upserts of re-votes several times cheaper. Affects pages written from now on.
+ALTER TABLE votes SET (fillfactor = 50);

@@ -28,21 +28,27 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// idle worker costs Redis one command per this period; shutdown does not wait for it.
 const BLOCK: Duration = Duration::from_secs(5);
 
-/// Moves up to ARGV[1] messages from the head of the queue to the tail of the processing list
-/// and returns them; renews the lease and registration in the same atomic step, so a worker
-/// never holds messages while it is unknown to recovery. RPUSH in chunks: Lua's unpack has a
-/// limit on how many values it spreads.
+/// Fills the processing list up to ARGV[1] messages from the head of the queue and returns
+/// everything in it: a message moved by an earlier take whose answer was lost (a timeout, a
+/// dropped connection) is in the batch too, so acknowledging the batch by deleting the list
+/// never deletes a message that was not stored. Renews the lease and registration in the same
+/// atomic step, so a worker never holds messages while it is unknown to recovery. RPUSH goes
+/// in chunks: Lua's unpack has a limit on how many values it spreads.
 const TAKE_SCRIPT: &str = r"
-local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-local n = #items
 redis.call('SET', KEYS[4], ARGV[2], 'EX', ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[2])
-if n == 0 then return items end
-for first = 1, n, 1000 do
-  redis.call('RPUSH', KEYS[2], unpack(items, first, math.min(first + 999, n)))
+local room = tonumber(ARGV[1]) - redis.call('LLEN', KEYS[2])
+if room > 0 then
+  local items = redis.call('LRANGE', KEYS[1], 0, room - 1)
+  local n = #items
+  for first = 1, n, 1000 do
+    redis.call('RPUSH', KEYS[2], unpack(items, first, math.min(first + 999, n)))
+  end
+  if n > 0 then
+    redis.call('LTRIM', KEYS[1], n, -1)
+  end
 end
-redis.call('LTRIM', KEYS[1], n, -1)
-return items
+return redis.call('LRANGE', KEYS[2], 0, -1)
 ";
 
 /// Gives the messages held by workers back to the head of the queue, in their order, and
@@ -193,10 +199,10 @@ impl Queue {
 
     /// The next batch, as received: up to the batch size at once when the queue has messages;
     /// when it is empty, waits (without polling) up to the block time for the first one. An
-    /// empty batch means the queue stayed empty. Every message returned is in this worker's
-    /// processing list until [`Queue::acknowledge`].
+    /// empty batch means the queue stayed empty. The batch is exactly this worker's processing
+    /// list, where it stays until [`Queue::acknowledge`].
     pub async fn take(&mut self) -> RedisResult<Vec<Vec<u8>>> {
-        let batch = self.take_now(self.batch_size).await?;
+        let batch = self.take_now().await?;
         if !batch.is_empty() {
             return Ok(batch);
         }
@@ -206,7 +212,7 @@ impl Queue {
         self.commands
             .run(|mut connection| async move { register(&mut connection, keys, lease).await })
             .await?;
-        let first: Option<Vec<u8>> = self
+        let arrived: Option<Vec<u8>> = self
             .blocking
             .run(|mut connection| async move {
                 redis::cmd("BLMOVE")
@@ -219,18 +225,15 @@ impl Queue {
                     .await
             })
             .await?;
-        let Some(first) = first else {
-            return Ok(Vec::new());
-        };
-        let mut batch = vec![first];
-        if self.batch_size > 1 {
-            batch.extend(self.take_now(self.batch_size - 1).await?);
+        match arrived {
+            // The message is in the processing list; the batch is read from there.
+            Some(_) => self.take_now().await,
+            None => Ok(Vec::new()),
         }
-        Ok(batch)
     }
 
-    async fn take_now(&mut self, count: usize) -> RedisResult<Vec<Vec<u8>>> {
-        let (keys, lease, take) = (&self.keys, self.lease, &self.take);
+    async fn take_now(&mut self) -> RedisResult<Vec<Vec<u8>>> {
+        let (keys, lease, take, count) = (&self.keys, self.lease, &self.take, self.batch_size);
         self.commands
             .run(|mut connection| async move {
                 take.key(&keys.queue)

@@ -5,6 +5,7 @@ mod helpers;
 mod dead_letters;
 mod drain;
 mod outages;
+mod queue;
 mod recovery;
 mod schema;
 mod tally;
