@@ -6,15 +6,32 @@ CARGO ?= cargo
 build:
 	$(CARGO) build --workspace --release
 
+# The whole suite: the Rust tests (real Redis and PostgreSQL), then the browser test.
 test:
 	$(CARGO) test --workspace --all-targets
+	$(MAKE) test-browser
 
+# Formatting, clippy, and the static checks of the deployment files.
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(MAKE) lint-static
 
 fmt:
 	$(CARGO) fmt --all
+
+# --- Benchmarks (numbers and machine in docs/) ------------------------------------------------
+.PHONY: bench-vote
+
+# POST / with wrk against the release build and the local Redis (docs/vote.md).
+bench-vote:
+	python3 bench/vote.py
+
+.PHONY: bench-worker
+# 1,000,000 votes from 200,000 voters drained by the release worker, next to a plain COPY of
+# the same rows (docs/worker.md).
+bench-worker:
+	bench/worker.sh
 
 # --- Running it anywhere (docs/running.md) --------------------------------------------------
 .PHONY: run seed tools lint-static
@@ -59,4 +76,16 @@ lint-static: tools
 	$(TOOLS_BIN)/checkov --quiet --compact --skip-download --framework dockerfile \
 		$(addprefix --file ,$(DOCKERFILES))
 	PATH="$(CURDIR)/$(TOOLS_BIN):$$PATH" $(TOOLS_BIN)/actionlint
-	$(TOOLS_BIN)/shellcheck scripts/*.sh
+	$(TOOLS_BIN)/shellcheck scripts/*.sh loadgen/bench.sh
+
+# --- The result service's browser test and benchmark (docs/result.md) ------------------------
+.PHONY: test-browser bench-result
+
+# vote, worker and result (debug builds) in headless Chromium against the local Redis and
+# PostgreSQL; needs the Debian packages chromium and Node 20. Saves docs/screenshots/*.png.
+test-browser:
+	cd e2e && npm ci --no-audit --no-fund && npm test
+
+# Push latency, tally read cost at 10 million votes, and 10,000 sockets (release builds).
+bench-result:
+	bench/result.sh
