@@ -56,36 +56,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<Report> {
     let votes = VoteClient::new(&settings.vote_url, settings.endpoint, plan.lanes() as usize);
 
     let started = Instant::now();
-    let lanes = (0..plan.lanes()).map(|lane| {
-        let (votes, voter_ids) = (&votes, &voter_ids);
-        async move {
-            let mut outcome = LaneOutcome::default();
-            for i in plan.lane(lane) {
-                let voter_id = voter_ids
-                    .as_ref()
-                    .map(|ids| ids[plan.voter(i) as usize].as_str());
-                let sent = Instant::now();
-                let answer = votes.vote(plan.option(i), voter_id).await;
-                outcome.latencies.push(sent.elapsed().as_micros() as u64);
-                match answer {
-                    Ok(()) => outcome.accepted += 1,
-                    Err(failure) => *outcome.failures.entry(failure).or_default() += 1,
-                }
-            }
-            outcome
-        }
-    });
-    let outcomes = futures_util::future::join_all(lanes).await;
+    let lanes = (0..plan.lanes()).map(|lane| send_lane(&plan, lane, &votes, voter_ids.as_deref()));
+    let total = futures_util::future::join_all(lanes)
+        .await
+        .into_iter()
+        .fold(LaneOutcome::default(), LaneOutcome::merge);
     let elapsed = started.elapsed();
 
-    let mut total = LaneOutcome::default();
-    for outcome in outcomes {
-        total.accepted += outcome.accepted;
-        total.latencies.extend(outcome.latencies);
-        for (failure, count) in outcome.failures {
-            *total.failures.entry(failure).or_default() += count;
-        }
-    }
     let result = match watch {
         Some(_) if !total.failures.is_empty() => Some(ResultWait::Skipped),
         Some((results, baseline)) => Some(
@@ -116,6 +93,38 @@ struct LaneOutcome {
     accepted: u64,
     failures: BTreeMap<client::Failure, u64>,
     latencies: Vec<u64>,
+}
+
+impl LaneOutcome {
+    fn merge(mut self, other: LaneOutcome) -> LaneOutcome {
+        self.accepted += other.accepted;
+        self.latencies.extend(other.latencies);
+        for (failure, count) in other.failures {
+            *self.failures.entry(failure).or_default() += count;
+        }
+        self
+    }
+}
+
+/// Sends lane `lane`'s votes one after the other, as the voters `voter_ids` (or as new voters).
+async fn send_lane(
+    plan: &Plan,
+    lane: u64,
+    votes: &VoteClient,
+    voter_ids: Option<&[String]>,
+) -> LaneOutcome {
+    let mut outcome = LaneOutcome::default();
+    for i in plan.lane(lane) {
+        let voter_id = voter_ids.map(|ids| ids[plan.voter(i) as usize].as_str());
+        let sent = Instant::now();
+        let answer = votes.vote(plan.option(i), voter_id).await;
+        outcome.latencies.push(sent.elapsed().as_micros() as u64);
+        match answer {
+            Ok(()) => outcome.accepted += 1,
+            Err(failure) => *outcome.failures.entry(failure).or_default() += 1,
+        }
+    }
+    outcome
 }
 
 /// Reads the result service until it shows `expected` or `timeout` passes.

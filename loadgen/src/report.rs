@@ -122,13 +122,19 @@ impl fmt::Display for Report {
             Some(ResultWait::TimedOut {
                 expected,
                 last_seen,
-            }) => writeln!(
-                f,
-                "result did not show a {} b {} within {} s; last seen: {last_seen:?}",
-                expected.a,
-                expected.b,
-                settings.wait_timeout.as_secs(),
-            ),
+            }) => {
+                write!(
+                    f,
+                    "result did not show a {} b {} within {} s; ",
+                    expected.a,
+                    expected.b,
+                    settings.wait_timeout.as_secs(),
+                )?;
+                match last_seen {
+                    Some(seen) => writeln!(f, "it last showed a {} b {}", seen.a, seen.b),
+                    None => writeln!(f, "it did not answer"),
+                }
+            }
             Some(ResultWait::Skipped) => {
                 writeln!(f, "result not awaited: some votes failed")
             }
