@@ -93,6 +93,39 @@ fn make_run_serves_votes_end_to_end_and_ctrl_c_stops_everything() {
     }
 }
 
+#[test]
+fn make_run_starts_nothing_and_says_what_to_start_when_redis_or_postgres_is_missing() {
+    let closed = free_port();
+    let mut run = RunScript::start(&[
+        ("REDIS_URL", format!("redis://127.0.0.1:{closed}/0")),
+        (
+            "DATABASE_URL",
+            format!("postgres://postgres:s3cret@127.0.0.1:{closed}/postgres"),
+        ),
+    ]);
+
+    let status = run.wait_for_exit(STOP_PATIENCE);
+
+    let output = run.output();
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(output.contains("Redis does not answer"), "{output}");
+    assert!(output.contains("(REDIS_URL)"), "{output}");
+    assert!(output.contains("PostgreSQL does not answer"), "{output}");
+    assert!(
+        !output.contains("s3cret"),
+        "the password is not shown: {output}"
+    );
+    assert!(
+        output.contains("sudo apt-get install redis-server postgresql"),
+        "{output}"
+    );
+    assert!(output.contains("docker compose up -d redis db"), "{output}");
+    assert!(
+        !output.contains("building"),
+        "nothing is built or started: {output}"
+    );
+}
+
 /// A port nothing listens on right now.
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -105,6 +138,7 @@ fn free_port() -> u16 {
 struct RunScript {
     child: Child,
     output: Arc<Mutex<String>>,
+    readers: Vec<thread::JoinHandle<()>>,
 }
 
 impl RunScript {
@@ -123,9 +157,12 @@ impl RunScript {
         let output = Arc::new(Mutex::new(String::new()));
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-        collect(stdout, &output);
-        collect(stderr, &output);
-        RunScript { child, output }
+        let readers = vec![collect(stdout, &output), collect(stderr, &output)];
+        RunScript {
+            child,
+            output,
+            readers,
+        }
     }
 
     fn output(&self) -> String {
@@ -163,11 +200,18 @@ impl RunScript {
         let deadline = Instant::now() + patience;
         loop {
             if let Some(status) = self.child.try_wait().expect("the child can be polled") {
+                // The readers may still hold the last lines: give them until the deadline to
+                // reach the end (a program left running would hold its pipe open forever).
+                while !self.readers.iter().all(|reader| reader.is_finished())
+                    && Instant::now() < deadline
+                {
+                    thread::sleep(POLL);
+                }
                 return status;
             }
             assert!(
                 Instant::now() < deadline,
-                "make run still runs {patience:?} after Ctrl-C:\n{}",
+                "make run still runs {patience:?} after it was told to stop:\n{}",
                 self.output()
             );
             thread::sleep(POLL);
@@ -198,7 +242,10 @@ fn signal(child: &Child, signal: &str) {
     assert!(status.success(), "kill {signal} failed");
 }
 
-fn collect(stream: impl Read + Send + 'static, output: &Arc<Mutex<String>>) {
+fn collect(
+    stream: impl Read + Send + 'static,
+    output: &Arc<Mutex<String>>,
+) -> thread::JoinHandle<()> {
     let output = Arc::clone(output);
     thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -206,7 +253,7 @@ fn collect(stream: impl Read + Send + 'static, output: &Arc<Mutex<String>>) {
             output.push_str(&line);
             output.push('\n');
         }
-    });
+    })
 }
 
 /// The test's own queue and the worker's keys beside it, deleted at the end.
