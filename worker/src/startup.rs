@@ -128,17 +128,26 @@ impl Application {
         ));
         let mut draining = tokio::spawn(self.drain.run());
 
-        let served =
-            lifecycle::serve_until(self.server, self.lifecycle.clone(), shutdown, HTTP_DRAIN).await;
-        // The server also stops if it fails; the drain must stop with it.
-        self.lifecycle.begin_shutdown();
-        if tokio::time::timeout(DRAIN_STOP_LIMIT, &mut draining)
-            .await
-            .is_err()
-        {
-            tracing::warn!("the batch in hand did not finish in time; it stays in Redis");
-            draining.abort();
-        }
+        let lifecycle = &self.lifecycle;
+        let serving = async {
+            let served =
+                lifecycle::serve_until(self.server, lifecycle.clone(), shutdown, HTTP_DRAIN).await;
+            // The server also stops if it fails; the drain must stop with it.
+            lifecycle.begin_shutdown();
+            served
+        };
+        // The drain's time limit counts from the signal, while the HTTP side stops beside it.
+        let finishing = async {
+            lifecycle.stopped().await;
+            if tokio::time::timeout(DRAIN_STOP_LIMIT, &mut draining)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the batch in hand did not finish in time; it stays in Redis");
+                draining.abort();
+            }
+        };
+        let (served, ()) = tokio::join!(serving, finishing);
         let mut housekeeper = housekeeping
             .await
             .context("the housekeeping task panicked")?;
