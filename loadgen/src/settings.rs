@@ -92,16 +92,18 @@ impl Display for UsageError {
     }
 }
 
-/// Each setting: its flag, its environment variable.
-const URL: (&str, &str) = ("--url", "LOADGEN_URL");
-const VOTES: (&str, &str) = ("--votes", "LOADGEN_VOTES");
-const CONCURRENCY: (&str, &str) = ("--concurrency", "LOADGEN_CONCURRENCY");
-const SPLIT: (&str, &str) = ("--split", "LOADGEN_SPLIT");
-const VOTERS: (&str, &str) = ("--voters", "LOADGEN_VOTERS");
-const ENDPOINT: (&str, &str) = ("--endpoint", "LOADGEN_ENDPOINT");
-const WAIT_RESULT: (&str, &str) = ("--wait-result", "LOADGEN_WAIT_RESULT");
-const TIMEOUT_SECS: (&str, &str) = ("--timeout-secs", "LOADGEN_TIMEOUT_SECS");
-const ALL: [(&str, &str); 8] = [
+/// A setting's flag and environment variable.
+type Setting = (&'static str, &'static str);
+
+const URL: Setting = ("--url", "LOADGEN_URL");
+const VOTES: Setting = ("--votes", "LOADGEN_VOTES");
+const CONCURRENCY: Setting = ("--concurrency", "LOADGEN_CONCURRENCY");
+const SPLIT: Setting = ("--split", "LOADGEN_SPLIT");
+const VOTERS: Setting = ("--voters", "LOADGEN_VOTERS");
+const ENDPOINT: Setting = ("--endpoint", "LOADGEN_ENDPOINT");
+const WAIT_RESULT: Setting = ("--wait-result", "LOADGEN_WAIT_RESULT");
+const TIMEOUT_SECS: Setting = ("--timeout-secs", "LOADGEN_TIMEOUT_SECS");
+const ALL: [Setting; 8] = [
     URL,
     VOTES,
     CONCURRENCY,
@@ -176,20 +178,20 @@ impl Given {
     }
 
     /// The setting's text and the name it came by (the flag or the variable), if given.
-    fn lookup(&mut self, (flag, variable): (&'static str, &'static str)) -> Option<(&str, String)> {
+    fn lookup(&mut self, (flag, variable): Setting) -> Option<(&'static str, String)> {
         if let Some(value) = self.flags.remove(flag) {
             return Some((flag, value));
         }
-        Some(var_or(variable, ""))
-            .filter(|value| !value.trim().is_empty())
-            .map(|value| (variable, value))
+        // An unset or blank variable comes back as the empty default.
+        let value = var_or(variable, "");
+        (!value.is_empty()).then_some((variable, value))
     }
 
-    fn text(&mut self, setting: (&'static str, &'static str)) -> Option<String> {
+    fn text(&mut self, setting: Setting) -> Option<String> {
         self.lookup(setting).map(|(_, value)| value)
     }
 
-    fn parsed<T>(&mut self, setting: (&'static str, &'static str)) -> Result<Option<T>, UsageError>
+    fn parsed<T>(&mut self, setting: Setting) -> Result<Option<T>, UsageError>
     where
         T: FromStr,
         T::Err: Display,
