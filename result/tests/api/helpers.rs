@@ -23,6 +23,9 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 /// A safety poll so slow that, within a test, only a notification can deliver a change.
 const NO_SAFETY_POLL: Duration = Duration::from_secs(3600);
 
+/// A safety poll fast enough for a test to wait on.
+const FAST_SAFETY_POLL: Duration = Duration::from_millis(200);
+
 /// What exists in the database when the service starts.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Schema {
@@ -212,6 +215,11 @@ impl TestApp {
         TestApp::spawn_with(schema, |_| {}).await
     }
 
+    /// Spawns the service with a fast safety poll, for changes that come without a NOTIFY.
+    pub async fn spawn_polling(schema: Schema) -> TestApp {
+        TestApp::spawn_with(schema, |settings| settings.safety_poll = FAST_SAFETY_POLL).await
+    }
+
     /// Spawns the service with the test settings as changed by `adjust`.
     pub async fn spawn_with(schema: Schema, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let database = TestDatabase::create(schema).await;
@@ -273,6 +281,13 @@ impl TestApp {
             .await
             .expect("the WebSocket handshake succeeds");
         TestSocket::from_frames(frames)
+    }
+
+    /// Connects a socket and checks the snapshot it gets on connect: no votes yet.
+    pub async fn connect_socket_at_zero(&self) -> TestSocket<impl TestFrames + use<>> {
+        let mut socket = self.connect_socket().await;
+        assert_eq!(socket.next_tally().await, tally_json(0, 0));
+        socket
     }
 
     /// Stops the service as a shutdown signal would and waits until it has stopped.

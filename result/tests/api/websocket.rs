@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use awc::ws::CloseCode;
 
 use crate::helpers::{Received, Schema, TestApp, tally_json};
@@ -23,8 +21,7 @@ async fn a_client_gets_the_tally_on_connect_and_after_every_batch() {
 #[actix_web::test]
 async fn plain_sql_insert_update_delete_and_truncate_reach_the_client() {
     let app = TestApp::spawn(Schema::Triggers).await;
-    let mut socket = app.connect_socket().await;
-    assert_eq!(socket.next_tally().await, tally_json(0, 0));
+    let mut socket = app.connect_socket_at_zero().await;
 
     app.database
         .sql("INSERT INTO votes (id, vote) VALUES ('p1', 'a'), ('p2', 'a')")
@@ -45,12 +42,8 @@ async fn plain_sql_insert_update_delete_and_truncate_reach_the_client() {
 
 #[actix_web::test]
 async fn the_safety_poll_catches_changes_made_without_a_notify() {
-    let app = TestApp::spawn_with(Schema::VotesOnly, |settings| {
-        settings.safety_poll = Duration::from_millis(200);
-    })
-    .await;
-    let mut socket = app.connect_socket().await;
-    assert_eq!(socket.next_tally().await, tally_json(0, 0));
+    let app = TestApp::spawn_polling(Schema::VotesOnly).await;
+    let mut socket = app.connect_socket_at_zero().await;
 
     app.database
         .sql("INSERT INTO votes (id, vote) VALUES ('o1', 'b')")
@@ -61,12 +54,8 @@ async fn the_safety_poll_catches_changes_made_without_a_notify() {
 
 #[actix_web::test]
 async fn a_votes_table_created_after_start_is_picked_up() {
-    let app = TestApp::spawn_with(Schema::Absent, |settings| {
-        settings.safety_poll = Duration::from_millis(200);
-    })
-    .await;
-    let mut socket = app.connect_socket().await;
-    assert_eq!(socket.next_tally().await, tally_json(0, 0));
+    let app = TestApp::spawn_polling(Schema::Absent).await;
+    let mut socket = app.connect_socket_at_zero().await;
 
     app.database
         .sql(
@@ -81,8 +70,7 @@ async fn a_votes_table_created_after_start_is_picked_up() {
 #[actix_web::test]
 async fn the_service_recovers_after_its_database_connections_are_cut() {
     let app = TestApp::spawn(Schema::Triggers).await;
-    let mut socket = app.connect_socket().await;
-    assert_eq!(socket.next_tally().await, tally_json(0, 0));
+    let mut socket = app.connect_socket_at_zero().await;
 
     let cut = app.database.cut_connections().await;
     assert!(cut >= 1, "the service held no connection to cut");
