@@ -160,6 +160,15 @@ after(async () => {
   if (keys.length > 0) execFileSync('redis-cli', ['-u', REDIS_URL, 'DEL', ...keys]);
 });
 
+/** Waits, without reloading, until the result page shows this total. */
+async function waitForTotal(page, text) {
+  await page.waitForFunction(
+    (expected) => document.getElementById('total').textContent === expected,
+    text,
+    { timeout: PATIENCE_MS },
+  );
+}
+
 /** Shows the programs' logs when a step fails, then fails the test. */
 async function step(description, body) {
   try {
@@ -204,11 +213,7 @@ test('a vote reaches the live result page, which survives a restart of the resul
   });
 
   await step('the result page shows the vote without a reload', async () => {
-    await projector.waitForFunction(
-      () => document.getElementById('total').textContent === '1 vote',
-      null,
-      { timeout: PATIENCE_MS },
-    );
+    await waitForTotal(projector, '1 vote');
     assert.equal(await projector.textContent('#percent-a'), '100%');
     assert.equal(await projector.textContent('#percent-b'), '0%');
     assert.equal(await projector.evaluate(() => window.notReloaded), true);
@@ -216,11 +221,7 @@ test('a vote reaches the live result page, which survives a restart of the resul
 
   await step('more voters, and both screenshots', async () => {
     for (const option of ['a', 'b', 'b', 'a', 'a', 'b', 'a']) await castVote(option);
-    await projector.waitForFunction(
-      () => document.getElementById('total').textContent === '8 votes',
-      null,
-      { timeout: PATIENCE_MS },
-    );
+    await waitForTotal(projector, '8 votes');
     assert.equal(await projector.textContent('#percent-a'), '63%');
     assert.equal(await projector.textContent('#percent-b'), '37%');
     await phone.screenshot({ path: path.join(SCREENSHOTS, 'vote.png') });
@@ -237,11 +238,7 @@ test('a vote reaches the live result page, which survives a restart of the resul
     await castVote('b');
     start('result', programs.result.port, {});
     await reconnecting.waitFor({ state: 'hidden', timeout: PATIENCE_MS });
-    await projector.waitForFunction(
-      () => document.getElementById('total').textContent === '9 votes',
-      null,
-      { timeout: PATIENCE_MS },
-    );
+    await waitForTotal(projector, '9 votes');
     assert.equal(await projector.textContent('#percent-a'), '56%');
     assert.equal(await projector.textContent('#percent-b'), '44%');
     assert.deepEqual(await results(), { counts: { a: 5, b: 4 }, total: 9 });
