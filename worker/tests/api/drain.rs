@@ -18,13 +18,7 @@ fn shuffle<T>(items: &mut [T]) {
 /// Waits until `voters` votes are stored and nothing is left in the queue or held by a worker.
 async fn wait_drained(database: &TestDatabase, queue: &TestQueue, voters: i64) {
     wait_until("every vote is stored and nothing is held", async || {
-        database.vote_count().await == voters
-            && queue.len(&queue.name).await == 0
-            && queue
-                .keys()
-                .await
-                .iter()
-                .all(|key| !key.contains(":processing:"))
+        database.vote_count().await == voters && queue.messages_in_redis().await == 0
     })
     .await;
 }

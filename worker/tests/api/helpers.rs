@@ -211,6 +211,17 @@ impl TestQueue {
         self.redis.clone().lrange(key, 0, -1).await.expect("LRANGE")
     }
 
+    /// The messages still in Redis: waiting in the queue or held by a worker.
+    pub async fn messages_in_redis(&self) -> usize {
+        let mut total = self.len(&self.name).await;
+        for key in self.keys().await {
+            if key.contains(":processing:") {
+                total += self.len(&key).await;
+            }
+        }
+        total
+    }
+
     /// Every key of this queue, the queue itself included.
     pub async fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self

@@ -22,17 +22,6 @@ fn ballots(prefix: &str, count: usize) -> Vec<String> {
         .collect()
 }
 
-/// The messages still in Redis: waiting in the queue or held by a worker.
-async fn messages_in_redis(queue: &TestQueue) -> usize {
-    let mut total = queue.len(&queue.name).await;
-    for key in queue.keys().await {
-        if key.contains(":processing:") {
-            total += queue.len(&key).await;
-        }
-    }
-    total
-}
-
 #[tokio::test]
 async fn with_postgres_unreachable_nothing_is_lost_and_the_worker_resumes() {
     // Arrange: the worker reaches PostgreSQL only through a proxy the test controls.
@@ -58,7 +47,7 @@ async fn with_postgres_unreachable_nothing_is_lost_and_the_worker_resumes() {
     // Assert: the votes wait in Redis, then get stored once PostgreSQL is back.
     assert_eq!(database.vote_count().await, 100);
     assert_eq!(
-        messages_in_redis(&queue).await,
+        queue.messages_in_redis().await,
         100,
         "every waiting vote is in Redis"
     );

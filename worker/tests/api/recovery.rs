@@ -107,12 +107,7 @@ async fn a_worker_killed_mid_drain_and_started_again_stores_every_vote_exactly_o
     assert_eq!(tally["b"], voters - voters / 4);
     database.assert_tally_exact().await;
     wait_until("nothing is held any more", async || {
-        queue.len(&queue.name).await == 0
-            && queue
-                .keys()
-                .await
-                .iter()
-                .all(|key| !key.contains(":processing:"))
+        queue.messages_in_redis().await == 0
     })
     .await;
     second.start_kill().expect("stopping the second worker");

@@ -133,12 +133,7 @@ async fn the_tally_stays_exact_with_several_workers_and_plain_sql_writing_at_onc
         sql.batch_execute(&statement).await.expect(&statement);
     }
     wait_until("the queue is drained", async || {
-        queue.len(&queue.name).await == 0
-            && queue
-                .keys()
-                .await
-                .iter()
-                .all(|key| !key.contains(":processing:"))
+        queue.messages_in_redis().await == 0
     })
     .await;
 
