@@ -39,18 +39,30 @@ host_and_port() {
   printf '%s %s\n' "${host:-127.0.0.1}" "$port"
 }
 
+# Runs a probe for at most SECONDS where `timeout` exists (not on a stock macOS), so that an
+# address that drops packets does not hang the start.
+with_timeout() {
+  if command -v timeout >/dev/null; then
+    timeout "$@"
+  else
+    shift
+    "$@"
+  fi
+}
+
 # A TCP connection to the URL's host and port, for when the service's own client is missing.
 tcp_answers() {
   local host port
   read -r host port < <(host_and_port "$1" "$2")
-  timeout 3 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null
+  with_timeout 3 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null
 }
 
 redis_answers() {
   if command -v redis-cli >/dev/null; then
-    local tls=()
-    case $REDIS_URL in rediss://*) tls=(--tls) ;; esac
-    timeout 3 redis-cli "${tls[@]}" -u "$REDIS_URL" ping 2>/dev/null | grep -q PONG
+    case $REDIS_URL in
+      rediss://*) with_timeout 3 redis-cli --tls -u "$REDIS_URL" ping ;;
+      *) with_timeout 3 redis-cli -u "$REDIS_URL" ping ;;
+    esac 2>/dev/null | grep -q PONG
   else
     tcp_answers "$REDIS_URL" 6379
   fi
@@ -81,6 +93,10 @@ Start them, then `make run` again. Either
     sudo systemctl start redis-server postgresql
     sudo -u postgres psql -c "ALTER USER postgres PASSWORD 'postgres'"
 
+  on macOS, with Homebrew:
+    brew install redis postgresql@15
+    brew services start redis && brew services start postgresql@15
+
   or with Docker (both on 127.0.0.1 at their usual ports):
     docker compose up -d redis db
 
@@ -90,25 +106,41 @@ EOF
 fi
 
 say "building the $BUILD_PROFILE binaries"
-build_flags=()
-[ "$BUILD_PROFILE" = release ] && build_flags=(--release)
-"$CARGO" build "${build_flags[@]}" -p vote -p worker -p result
+if [ "$BUILD_PROFILE" = release ]; then
+  "$CARGO" build --release -p vote -p worker -p result
+else
+  "$CARGO" build -p vote -p worker -p result
+fi
 bin_dir="${CARGO_TARGET_DIR:-target}/$BUILD_PROFILE"
 
+# (Written for bash 3.2 too, macOS's: no `wait -n`, no empty arrays under `set -u`.)
 pids=()
 stop_all() {
   trap - INT TERM
   say "stopping"
-  kill -TERM "${pids[@]}" 2>/dev/null || true
-  # The programs finish their in-flight work and exit within 10 s of SIGTERM.
-  wait "${pids[@]}" 2>/dev/null || true
+  if [ ${#pids[@]} -gt 0 ]; then
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    # The programs finish their in-flight work and exit within 10 s of SIGTERM.
+    wait "${pids[@]}" 2>/dev/null || true
+  fi
 }
 trap 'stop_all; exit 0' INT TERM
 
+# Copies lines from stdin with the program's name in front.
+prefix_lines() {
+  local line
+  while IFS= read -r line; do printf '[%s] %s\n' "$1" "$line"; done
+}
+
 # start NAME PORT: runs the program with its log lines prefixed by its name.
 start() {
-  PORT=$2 "$bin_dir/$1" > >(sed -u "s/^/[$1] /") 2>&1 &
+  PORT=$2 "$bin_dir/$1" > >(prefix_lines "$1") 2>&1 &
   pids+=($!)
+}
+
+all_running() {
+  local pid
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || return 1; done
 }
 
 await_healthy() {
@@ -139,11 +171,8 @@ say "vote:   http://localhost:$VOTE_PORT"
 say "result: http://localhost:$RESULT_PORT"
 say "running; Ctrl-C stops all three"
 
-# Returns when one program exits by itself (or a signal runs the trap).
-set +e
-wait -n "${pids[@]}"
-status=$?
-set -e
-say "a program exited (status $status); stopping the others"
+# Until one program exits by itself, or a signal runs the trap (within the second's sleep).
+while all_running; do sleep 1; done
+say "a program exited by itself; stopping the others"
 stop_all
 exit 1
