@@ -5,7 +5,7 @@
 
 use std::{
     io::{BufRead, BufReader, Read},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
     path::Path,
     process::{Child, Command, ExitStatus, Stdio},
     sync::{Arc, Mutex},
@@ -14,10 +14,8 @@ use std::{
 };
 
 use loadgen::{client::ResultClient, plan::Tally};
-use vote::voter::VoterId;
 
-const LOCAL_REDIS: &str = "redis://127.0.0.1:6379/0";
-const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+use crate::helpers::{Database, LOCAL_REDIS, Queue, free_port, unique};
 
 /// The script builds the three programs before it starts them: from cold, on a busy two-core
 /// machine, a debug build takes minutes.
@@ -33,7 +31,7 @@ const POLL: Duration = Duration::from_millis(100);
 #[test]
 fn make_run_serves_votes_end_to_end_and_ctrl_c_stops_everything() {
     let database = Database::create();
-    let queue = Queue(format!("test:make-run:{}", VoterId::generate().as_str()));
+    let queue = Queue(unique("test:make-run:"));
     let [vote_port, result_port, worker_port] = [free_port(), free_port(), free_port()];
 
     let mut run = RunScript::start(&[
@@ -124,14 +122,6 @@ fn make_run_starts_nothing_and_says_what_to_start_when_redis_or_postgres_is_miss
         !output.contains("building"),
         "nothing is built or started: {output}"
     );
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("the loopback has free ports")
-        .port()
 }
 
 /// scripts/run.sh as a child process, its output collected as it comes.
@@ -253,92 +243,5 @@ fn collect(
             output.push_str(&line);
             output.push('\n');
         }
-    })
-}
-
-/// The test's own queue and the worker's keys beside it, deleted at the end.
-struct Queue(String);
-
-impl Drop for Queue {
-    fn drop(&mut self) {
-        let Ok(mut redis) =
-            redis::Client::open(LOCAL_REDIS).and_then(|client| client.get_connection())
-        else {
-            return;
-        };
-        let mut keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.0))
-            .query(&mut redis)
-            .unwrap_or_default();
-        keys.push(self.0.clone());
-        let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut redis);
-    }
-}
-
-/// A fresh PostgreSQL database for the test, dropped at the end.
-struct Database {
-    name: String,
-}
-
-impl Database {
-    fn create() -> Database {
-        let name = format!("loadgen_make_run_{}", VoterId::generate().as_str());
-        admin(&format!("CREATE DATABASE {name}")).expect("the local PostgreSQL creates databases");
-        Database { name }
-    }
-
-    fn url(&self) -> String {
-        format!("{LOCAL_POSTGRES}/{}", self.name)
-    }
-
-    /// `SELECT vote, COUNT(id) FROM votes GROUP BY vote`, the original app's count.
-    fn counts(&self) -> Tally {
-        let rows = query(
-            &self.url(),
-            "SELECT vote, COUNT(id) FROM votes GROUP BY vote",
-        )
-        .expect("the worker made the votes table");
-        let mut tally = Tally::default();
-        for row in rows {
-            let (vote, count): (String, i64) = (row.get(0), row.get(1));
-            match vote.as_str() {
-                "a" => tally.a = count as u64,
-                "b" => tally.b = count as u64,
-                other => panic!("unexpected vote {other:?}"),
-            }
-        }
-        tally
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        // Best effort, also when the test failed; a panic here would hide the test's own.
-        let _ = admin(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ));
-    }
-}
-
-fn admin(statement: &str) -> Result<Vec<tokio_postgres::Row>, String> {
-    query(&format!("{LOCAL_POSTGRES}/postgres"), statement)
-}
-
-/// Runs one statement on its own connection and runtime, so that it also works in `Drop`.
-fn query(url: &str, statement: &str) -> Result<Vec<tokio_postgres::Row>, String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime starts");
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .map_err(|err| format!("cannot connect to {url}: {err}"))?;
-        tokio::spawn(connection);
-        client
-            .query(statement, &[])
-            .await
-            .map_err(|err| format!("{statement}: {err}"))
     })
 }

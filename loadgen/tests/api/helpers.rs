@@ -1,0 +1,195 @@
+//! What the tests share: the vote and result services started in-process through their
+//! production start-up code, and a Redis queue and a PostgreSQL database of the test's own,
+//! both removed when the test ends, also when it fails.
+
+use std::{net::TcpListener, str::FromStr, time::Duration};
+
+use loadgen::{
+    plan::Tally,
+    settings::{Endpoint, Settings},
+};
+use service_kit::ballot::Ballot;
+use vote::voter::VoterId;
+
+pub const LOCAL_REDIS: &str = "redis://127.0.0.1:6379/0";
+pub const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", VoterId::generate().as_str())
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("the loopback has free ports")
+        .port()
+}
+
+/// What the load generator does by default, aimed at `vote_url`.
+pub fn load(vote_url: &str, votes: u64, concurrency: usize, split: f64) -> Settings {
+    Settings {
+        vote_url: vote_url.to_owned(),
+        votes,
+        concurrency,
+        split,
+        voters: None,
+        endpoint: Endpoint::Form,
+        result_url: None,
+        wait_timeout: Duration::from_secs(30),
+    }
+}
+
+/// A vote service on a random port, appending to a queue of its own.
+pub struct TestVote {
+    pub address: String,
+    pub queue: Queue,
+}
+
+impl TestVote {
+    pub async fn spawn(redis_url: &str) -> TestVote {
+        let mut settings =
+            vote::settings::Settings::from_env().expect("the defaults are valid settings");
+        settings.port = 0;
+        settings.redis_url = redis_url.to_owned();
+        let queue = Queue(unique("test:loadgen:"));
+        settings.vote_queue = queue.0.clone();
+        settings.shutdown_drain = Duration::ZERO;
+        let app = vote::startup::Application::build(settings)
+            .await
+            .expect("the vote service builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        // Serves until the test's runtime ends.
+        actix_rt::spawn(app.run_until_stopped(std::future::pending()));
+        TestVote { address, queue }
+    }
+}
+
+/// A result service on a random port, reading `database`. Returns its address.
+pub async fn spawn_result(database: &Database) -> String {
+    let mut settings =
+        result::configuration::Settings::from_env().expect("the defaults are valid settings");
+    settings.port = 0;
+    settings.database = sqlx::postgres::PgConnectOptions::from_str(&database.url())
+        .expect("the test database's URL is valid");
+    settings.drain = Duration::ZERO;
+    let app = result::startup::Application::build(settings)
+        .await
+        .expect("the result service builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_rt::spawn(app.run_until_stopped(std::future::pending()));
+    address
+}
+
+/// A Redis queue, and the worker's keys beside it, deleted at the end.
+pub struct Queue(pub String);
+
+impl Queue {
+    /// The queue's messages, oldest first.
+    pub fn queued(&self) -> Vec<Ballot> {
+        let messages: Vec<Vec<u8>> = redis::cmd("LRANGE")
+            .arg(&self.0)
+            .arg(0)
+            .arg(-1)
+            .query(&mut redis_connection().expect("the local Redis answers"))
+            .expect("LRANGE answers");
+        messages
+            .iter()
+            .map(|message| Ballot::from_queue(message).expect("the vote service queues ballots"))
+            .collect()
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        // Best effort, also when the test failed; a panic here would hide the test's own.
+        let Ok(mut redis) = redis_connection() else {
+            return;
+        };
+        let mut keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.0))
+            .query(&mut redis)
+            .unwrap_or_default();
+        keys.push(self.0.clone());
+        let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut redis);
+    }
+}
+
+fn redis_connection() -> redis::RedisResult<redis::Connection> {
+    redis::Client::open(LOCAL_REDIS)?.get_connection()
+}
+
+/// A fresh PostgreSQL database, dropped at the end.
+pub struct Database {
+    name: String,
+}
+
+impl Database {
+    pub fn create() -> Database {
+        let name = unique("loadgen_test_");
+        admin(&format!("CREATE DATABASE {name}")).expect("the local PostgreSQL creates databases");
+        Database { name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{LOCAL_POSTGRES}/{}", self.name)
+    }
+
+    /// `SELECT vote, COUNT(id) FROM votes GROUP BY vote`, the original app's count.
+    pub fn counts(&self) -> Tally {
+        let rows = query(
+            &self.url(),
+            "SELECT vote, COUNT(id) FROM votes GROUP BY vote",
+        )
+        .expect("the worker made the votes table");
+        let mut tally = Tally::default();
+        for row in rows {
+            let (vote, count): (String, i64) = (row.get(0), row.get(1));
+            match vote.as_str() {
+                "a" => tally.a = count as u64,
+                "b" => tally.b = count as u64,
+                other => panic!("unexpected vote {other:?}"),
+            }
+        }
+        tally
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        // Best effort, also when the test failed; a panic here would hide the test's own.
+        let _ = admin(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+fn admin(statement: &str) -> Result<Vec<tokio_postgres::Row>, String> {
+    query(&format!("{LOCAL_POSTGRES}/postgres"), statement)
+}
+
+/// Runs one statement on a connection and a runtime of its own, so that it works anywhere:
+/// in `Drop`, in a plain test, inside another runtime's thread.
+fn query(url: &str, statement: &str) -> Result<Vec<tokio_postgres::Row>, String> {
+    let (url, statement) = (url.to_owned(), statement.to_owned());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|err| err.to_string())?;
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .map_err(|err| format!("cannot connect to {url}: {err}"))?;
+            tokio::spawn(connection);
+            client
+                .query(&statement, &[])
+                .await
+                .map_err(|err| format!("{statement}: {err}"))
+        })
+    })
+    .join()
+    .expect("the query thread does not panic")
+}
