@@ -17,13 +17,13 @@ use crate::helpers::{PATIENCE, Received, Schema, TestDatabase, tally_json};
 const EXIT_LIMIT: Duration = Duration::from_secs(10);
 
 #[actix_web::test]
-async fn sigterm_closes_sockets_with_1001_turns_unready_and_exits_cleanly() {
+async fn sigterm_closes_sockets_with_1001_refuses_new_ones_and_exits_cleanly() {
     let database = TestDatabase::create(Schema::Tally).await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_result"))
         .env("PORT", "0")
         .env("DATABASE_URL", &database.url)
         .env("LOG_FORMAT", "json")
-        .env("SHUTDOWN_DRAIN_SECONDS", "2")
+        .env("SHUTDOWN_DRAIN_SECONDS", "3")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -57,6 +57,18 @@ async fn sigterm_closes_sockets_with_1001_turns_unready_and_exits_cleanly() {
         .await
         .expect("the service still answers during the drain");
     assert_eq!(readiness.status(), 503);
+    // A page that reconnects now is sent elsewhere rather than to a replica about to go.
+    match client
+        .ws(format!("ws://127.0.0.1:{port}/ws"))
+        .connect()
+        .await
+    {
+        Err(awc::error::WsClientError::InvalidResponseStatus(status)) => {
+            assert_eq!(status, 503)
+        }
+        Err(err) => panic!("expected a 503 answer, got {err}"),
+        Ok(_) => panic!("a stopping replica accepted a new WebSocket"),
+    }
     let status = tokio::time::timeout(PATIENCE, child.wait())
         .await
         .expect("the process exits")
