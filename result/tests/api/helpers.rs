@@ -377,6 +377,15 @@ impl<F: TestFrames> TestSocket<F> {
     }
 }
 
+/// A response header that must be there, as text.
+pub fn header<'a>(headers: &'a awc::http::header::HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .unwrap_or_else(|| panic!("the response has no {name} header"))
+        .to_str()
+        .expect("our headers are visible ASCII")
+}
+
 /// The frame of SPEC section 5 for these counts.
 pub fn tally_json(a: i64, b: i64) -> Value {
     json!({"counts": {"a": a, "b": b}, "total": a + b})
