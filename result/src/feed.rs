@@ -114,9 +114,10 @@ impl TallyFeed {
 
     /// Reads the tally and publishes it if it changed. On failure the last tally stays.
     pub async fn refresh(&self) {
-        let read = time::timeout(READ_TIMEOUT, Tally::read(&self.pool))
-            .await
-            .unwrap_or(Err(sqlx::Error::PoolTimedOut));
+        let read = match time::timeout(READ_TIMEOUT, Tally::read(&self.pool)).await {
+            Ok(read) => read.map_err(|err| err.to_string()),
+            Err(_) => Err(format!("no answer within {READ_TIMEOUT:?}")),
+        };
         match read {
             Ok(tally) => {
                 if !self.metrics.tally_read(true) {
