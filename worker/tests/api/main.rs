@@ -9,3 +9,4 @@ mod queue;
 mod recovery;
 mod schema;
 mod tally;
+mod tls;
