@@ -118,14 +118,14 @@ impl QueueKeys {
 
 /// A Redis connection opened on first use and forgotten after any error, so that the next use
 /// reconnects: the worker outlives Redis restarts without a connection manager of its own.
-pub struct RedisLink {
+struct RedisLink {
     client: redis::Client,
     config: AsyncConnectionConfig,
     connection: Option<MultiplexedConnection>,
 }
 
 impl RedisLink {
-    pub fn new(client: redis::Client, response_timeout: Duration) -> RedisLink {
+    fn new(client: redis::Client, response_timeout: Duration) -> RedisLink {
         RedisLink {
             client,
             config: AsyncConnectionConfig::new()
