@@ -19,19 +19,22 @@
 -- triggers' creation would otherwise be missed.
 LOCK TABLE votes IN SHARE ROW EXCLUSIVE MODE;
 
-CREATE TABLE vote_tally (
+-- IF NOT EXISTS and a recount: a tally that something else made before (a hand-made one, an
+-- older tool's) is taken over and made exact rather than failing the migration.
+CREATE TABLE IF NOT EXISTS vote_tally (
     vote TEXT PRIMARY KEY,
     n BIGINT NOT NULL
 );
+DELETE FROM vote_tally;
 INSERT INTO vote_tally (vote, n) SELECT vote, count(id) FROM votes GROUP BY vote;
 
 -- Holds a row only while a transaction that changed `votes` is open; empty otherwise.
-CREATE TABLE vote_tally_pending (
+CREATE TABLE IF NOT EXISTS vote_tally_pending (
     txid BIGINT NOT NULL DEFAULT txid_current()
 );
 
 -- Adds per-vote deltas (a JSON object of vote -> change) to this transaction's pending ones.
-CREATE FUNCTION vote_tally_add(deltas jsonb) RETURNS void LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION vote_tally_add(deltas jsonb) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     pending text := coalesce(current_setting('vote_tally.pending', true), '');
 BEGIN
@@ -55,7 +58,7 @@ BEGIN
     END IF;
 END $$;
 
-CREATE FUNCTION votes_count_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION votes_count_changes() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     deltas jsonb;
 BEGIN
@@ -85,14 +88,14 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION votes_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION votes_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM set_config('vote_tally.recount', 'on', true);
     PERFORM vote_tally_add('{}'::jsonb);
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION vote_tally_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION vote_tally_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     pending jsonb := nullif(coalesce(current_setting('vote_tally.pending', true), ''), '')::jsonb;
 BEGIN

@@ -33,13 +33,16 @@ async fn several_workers_migrating_at_once_all_succeed_and_apply_each_version_on
 
 #[tokio::test]
 async fn the_originals_table_gains_ts_and_a_tally_of_its_rows() {
-    // Arrange: the table as the original worker creates it, with its rows.
+    // Arrange: the table as the original worker creates it, with its rows, and a stale tally
+    // that something else made.
     let mut database = TestDatabase::create().await;
     database
         .client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS votes (id VARCHAR(255) NOT NULL UNIQUE, vote VARCHAR(255) NOT NULL);
-             INSERT INTO votes (id, vote) VALUES ('o1', 'a'), ('o2', 'b'), ('o3', 'b');",
+             INSERT INTO votes (id, vote) VALUES ('o1', 'a'), ('o2', 'b'), ('o3', 'b');
+             CREATE TABLE vote_tally (vote TEXT PRIMARY KEY, n BIGINT NOT NULL);
+             INSERT INTO vote_tally VALUES ('a', 99), ('c', 1);",
         )
         .await
         .unwrap();
