@@ -1,4 +1,4 @@
-//! SPEC section 1: `sslmode=require` connects to PostgreSQL over TLS with rustls and the
+//! SPEC section 1: `sslmode=require` and `rediss://` connect over TLS with rustls and the
 //! system's root certificates. The test's own certificate authority stands in for the system's
 //! through `SSL_CERT_FILE` (which the native root store honours) given to the worker process
 //! only, so nothing is trusted that production would not.
@@ -10,7 +10,7 @@ use std::{
 };
 
 use crate::helpers::{
-    PATIENCE, TestDatabase, TestQueue, ballot, connect, http, unique_name, wait_until,
+    PATIENCE, REDIS_URL, TestDatabase, TestQueue, ballot, connect, http, unique_name, wait_until,
 };
 
 /// A throwaway folder, owned by the `postgres` user (PostgreSQL refuses to run as root).
@@ -217,7 +217,9 @@ impl Drop for TlsPostgres {
     }
 }
 
+/// The worker binary, trusting the test CA (as the system's roots would) when `ca` is given.
 fn spawn_worker(
+    redis_url: &str,
     database_url: &str,
     queue: &str,
     port: u16,
@@ -225,7 +227,7 @@ fn spawn_worker(
 ) -> tokio::process::Child {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_worker"));
     command
-        .env("REDIS_URL", crate::helpers::REDIS_URL)
+        .env("REDIS_URL", redis_url)
         .env("DATABASE_URL", database_url)
         .env("VOTE_QUEUE", queue)
         .env("PORT", port.to_string())
@@ -255,6 +257,7 @@ async fn sslmode_require_stores_votes_over_tls() {
         postgres.port
     );
     let _worker = spawn_worker(
+        REDIS_URL,
         &tls_url,
         &queue.name,
         free_port(),
@@ -289,7 +292,7 @@ async fn a_postgres_certificate_the_system_does_not_trust_is_refused() {
     let queue = TestQueue::create().await;
     let port = free_port();
     let url = format!("{}?sslmode=require", database.url);
-    let mut worker = spawn_worker(&url, &queue.name, port, None);
+    let mut worker = spawn_worker(REDIS_URL, &url, &queue.name, port, None);
 
     wait_until("the worker answers", async || {
         http(port, "GET", "/healthz").await.is_ok()
@@ -307,4 +310,86 @@ async fn a_postgres_certificate_the_system_does_not_trust_is_refused() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("DATABASE_URL"), "{body}");
     assert!(worker.try_wait().unwrap().is_none(), "still running");
+}
+
+/// A redis-server of the test's own that speaks only TLS, with the test CA's certificate.
+struct TlsRedis {
+    server: Child,
+    port: u16,
+}
+
+impl TlsRedis {
+    fn start(scratch: &Scratch) -> TlsRedis {
+        let port = free_port();
+        let server = Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .args(["--tls-cert-file", &scratch.path("server.pem")])
+            .args(["--tls-key-file", &scratch.path("server.key")])
+            .args(["--tls-ca-cert-file", &scratch.path("ca.pem")])
+            .args([
+                "--tls-auth-clients",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        TlsRedis { server, port }
+    }
+
+    /// RPUSH through redis-cli, which trusts the test CA explicitly.
+    fn push(&self, scratch: &Scratch, queue: &str, message: &str) -> bool {
+        Command::new("redis-cli")
+            .args(["--tls", "--cacert", &scratch.path("ca.pem")])
+            .args(["-h", "localhost", "-p", &self.port.to_string()])
+            .args(["RPUSH", queue, message])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+#[tokio::test]
+async fn rediss_takes_votes_from_a_redis_that_speaks_only_tls() {
+    let scratch = Scratch::make();
+    scratch.certificates();
+    let redis = TlsRedis::start(&scratch);
+    let database = TestDatabase::create().await;
+    let queue = unique_name("worker_tls");
+    wait_until("the TLS Redis takes a vote", async || {
+        redis.push(&scratch, &queue, &ballot("rediss-1", "b", 1))
+    })
+    .await;
+
+    let _worker = spawn_worker(
+        &format!("rediss://localhost:{}/0", redis.port),
+        &database.url,
+        &queue,
+        free_port(),
+        Some(&scratch.path("ca.pem")),
+    );
+
+    wait_until("the vote is stored", async || {
+        database.vote_count().await == 1
+    })
+    .await;
+    assert_eq!(database.votes().await["rediss-1"], ("b".to_owned(), 1));
 }
