@@ -1,31 +1,26 @@
 //! What the black-box tests share: a vote service started through the production start-up
-//! code on a random port, with its own queue name, and a Redis server a test can stop.
+//! code on a random port, with its own queue name; the rest comes from `test-support`.
 
-use std::{
-    net::TcpListener,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use awc::{Client, ClientResponse, http::header::HeaderMap};
+pub use test_support::{LOCAL_REDIS, OwnRedis, PATIENCE, free_port, wait_until};
+use test_support::{RedisKeys, unique_name};
 use vote::{settings::Settings, startup::Application};
-
-pub const LOCAL_REDIS: &str = "redis://127.0.0.1:6379/0";
-
-/// Long enough for a slow CI machine, short enough that a hung test fails.
-pub const PATIENCE: Duration = Duration::from_secs(15);
 
 pub struct TestApp {
     pub address: String,
     pub queue: String,
     pub redis_url: String,
     pub client: Client,
+    /// Deletes the queue when the test ends.
+    _cleanup: RedisKeys,
 }
 
 /// A queue name no other test uses.
 pub fn unique_queue() -> String {
-    format!("test:vote:{}", vote::voter::VoterId::generate().as_str())
+    unique_name("test:vote")
 }
 
 /// The settings a production start would read, pointed at the local Redis and a fresh queue.
@@ -54,6 +49,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     actix_web::rt::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
         address,
+        _cleanup: RedisKeys::new(&redis_url, [queue.clone()]),
         queue,
         redis_url,
         // Redirects are part of what is tested, so they are not followed.
@@ -151,17 +147,6 @@ impl TestApp {
     }
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        // Leave nothing behind; a stopped test Redis has nothing to clean.
-        if let Ok(client) = redis::Client::open(self.redis_url.as_str())
-            && let Ok(mut redis) = client.get_connection_with_timeout(Duration::from_secs(1))
-        {
-            let _: Result<(), _> = redis::cmd("DEL").arg(&self.queue).query(&mut redis);
-        }
-    }
-}
-
 pub const FORM: &str = "application/x-www-form-urlencoded";
 pub const JSON: &str = "application/json";
 
@@ -191,99 +176,4 @@ pub fn redis_connection(url: &str) -> redis::Connection {
         .expect("a valid Redis URL")
         .get_connection_with_timeout(Duration::from_secs(2))
         .expect("Redis answers")
-}
-
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("the loopback has free ports")
-        .port()
-}
-
-/// A Redis server of the test's own, on a free port, that the test may stop and restart.
-pub struct OwnRedis {
-    pub port: u16,
-    process: Option<Child>,
-}
-
-impl OwnRedis {
-    pub fn start() -> OwnRedis {
-        let mut redis = OwnRedis {
-            port: free_port(),
-            process: None,
-        };
-        redis.restart();
-        redis
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    /// Starts (again) on the same port, and waits until it answers.
-    pub fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        self.process = Some(child);
-        wait_until("the test's Redis answers", || {
-            redis::Client::open(self.url())
-                .ok()
-                .and_then(|client| {
-                    client
-                        .get_connection_with_timeout(Duration::from_millis(200))
-                        .ok()
-                })
-                .is_some()
-        });
-    }
-
-    /// Kills the server (SIGKILL): every connection drops at once.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.process.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server: connected, but not answering.
-    pub fn signal(&self, signal: &str) {
-        let pid = self.process.as_ref().expect("the server runs").id();
-        let status = Command::new("kill")
-            .args([signal, &pid.to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        if self.process.is_some() {
-            self.signal("-CONT");
-        }
-        self.stop();
-    }
-}
-
-/// Polls `condition` until it holds, failing the test after [`PATIENCE`].
-pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }

@@ -8,6 +8,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use test_support::RedisKeys;
+
 use crate::helpers::{LOCAL_REDIS, free_port, unique_queue, wait_until};
 
 /// SPEC section 6: the process exits within 10 s of SIGTERM.
@@ -19,6 +21,8 @@ pub struct VoteProcess {
     queue: String,
     /// Every line the process printed so far.
     logs: Arc<Mutex<Vec<String>>>,
+    /// Deletes the queue when the test ends.
+    _cleanup: RedisKeys,
 }
 
 impl VoteProcess {
@@ -49,6 +53,7 @@ impl VoteProcess {
         let process = VoteProcess {
             child,
             port,
+            _cleanup: RedisKeys::new(LOCAL_REDIS, [queue.clone()]),
             queue,
             logs,
         };
@@ -94,11 +99,6 @@ impl Drop for VoteProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if let Ok(mut redis) =
-            redis::Client::open(LOCAL_REDIS).and_then(|client| client.get_connection())
-        {
-            let _: Result<(), _> = redis::cmd("DEL").arg(&self.queue).query(&mut redis);
-        }
     }
 }
 
