@@ -1,4 +1,6 @@
-use crate::helpers::{TestDatabase, TestQueue, TestWorker, ballot, settings, wait_until};
+use test_support::wait_until_async;
+
+use crate::helpers::{TestDatabase, TestQueue, TestWorker, ballot, settings};
 
 #[tokio::test]
 async fn each_kind_of_malformed_message_lands_in_the_dead_list_as_received() {
@@ -25,13 +27,13 @@ async fn each_kind_of_malformed_message_lands_in_the_dead_list_as_received() {
     // Not UTF-8 at all: stored back byte for byte.
     let binary: Vec<u8> = vec![0xff, 0xfe, b'{', 0x00];
     let mut redis = queue.redis.clone();
-    let worker = TestWorker::spawn(settings(&database.url, &queue.name, 4)).await;
+    let worker = TestWorker::spawn(settings(&database.url(), &queue.name, 4)).await;
 
     queue.push(&messages).await;
     let _: () = redis::AsyncCommands::rpush(&mut redis, &queue.name, &binary)
         .await
         .unwrap();
-    wait_until("everything is processed", async || {
+    wait_until_async("everything is processed", async || {
         queue.len(&queue.key("dead")).await == malformed.len() + 1
             && database.vote_count().await == 2
     })
@@ -60,9 +62,9 @@ async fn the_dead_list_keeps_the_newest_ten_thousand() {
     let queue = TestQueue::create().await;
     let messages: Vec<String> = (0..10_050).map(|i| format!("bad {i}")).collect();
     queue.push(&messages).await;
-    let worker = TestWorker::spawn(settings(&database.url, &queue.name, 1000)).await;
+    let worker = TestWorker::spawn(settings(&database.url(), &queue.name, 1000)).await;
 
-    wait_until("the queue is drained", async || {
+    wait_until_async("the queue is drained", async || {
         queue.len(&queue.name).await == 0
             && queue.list(&queue.key("dead")).await.last() == Some(&b"bad 10049".to_vec())
     })

@@ -1,9 +1,8 @@
 use std::collections::BTreeMap;
 
-use crate::helpers::{
-    PATIENCE, TestDatabase, TestQueue, TestWorker, ballot, http, listen, settings, unique_name,
-    wait_until,
-};
+use test_support::{PATIENCE, unique_name, wait_until_async};
+
+use crate::helpers::{TestDatabase, TestQueue, TestWorker, ballot, http, listen, settings};
 
 /// Fisher-Yates with the operating system's randomness: the order differs on every run.
 fn shuffle<T>(items: &mut [T]) {
@@ -17,7 +16,7 @@ fn shuffle<T>(items: &mut [T]) {
 
 /// Waits until `voters` votes are stored and nothing is left in the queue or held by a worker.
 async fn wait_drained(database: &TestDatabase, queue: &TestQueue, voters: i64) {
-    wait_until("every vote is stored and nothing is held", async || {
+    wait_until_async("every vote is stored and nothing is held", async || {
         database.vote_count().await == voters && queue.messages_in_redis().await == 0
     })
     .await;
@@ -41,8 +40,8 @@ async fn revotes_in_shuffled_order_drained_by_two_workers_end_with_each_voters_n
     }
     shuffle(&mut messages);
     // Small batches, so that the two workers interleave many commits.
-    let first = TestWorker::spawn(settings(&database.url, &queue.name, 23)).await;
-    let second = TestWorker::spawn(settings(&database.url, &queue.name, 31)).await;
+    let first = TestWorker::spawn(settings(&database.url(), &queue.name, 23)).await;
+    let second = TestWorker::spawn(settings(&database.url(), &queue.name, 31)).await;
 
     // Act
     for chunk in messages.chunks(100) {
@@ -61,7 +60,7 @@ async fn revotes_in_shuffled_order_drained_by_two_workers_end_with_each_voters_n
 async fn a_message_in_the_originals_format_is_stored_as_written_at_time_zero() {
     let database = TestDatabase::create().await;
     let queue = TestQueue::create().await;
-    let worker = TestWorker::spawn(settings(&database.url, &queue.name, 100)).await;
+    let worker = TestWorker::spawn(settings(&database.url(), &queue.name, 100)).await;
 
     queue
         .push(&[r#"{"voter_id":"original-1","vote":"b"}"#.to_owned()])
@@ -75,7 +74,7 @@ async fn a_message_in_the_originals_format_is_stored_as_written_at_time_zero() {
 
     // A timed vote replaces it; a later untimed one (ts 0 < 5) does not replace that.
     queue.push(&[ballot("original-1", "a", 5)]).await;
-    wait_until("the timed vote replaces it", async || {
+    wait_until_async("the timed vote replaces it", async || {
         database.votes().await["original-1"] == ("a".to_owned(), 5)
     })
     .await;
@@ -95,8 +94,8 @@ async fn a_message_in_the_originals_format_is_stored_as_written_at_time_zero() {
 async fn a_notification_follows_each_committed_batch() {
     let database = TestDatabase::create().await;
     let queue = TestQueue::create().await;
-    let worker = TestWorker::spawn(settings(&database.url, &queue.name, 100)).await;
-    wait_until("the schema exists", async || {
+    let worker = TestWorker::spawn(settings(&database.url(), &queue.name, 100)).await;
+    wait_until_async("the schema exists", async || {
         worker.get("/readyz").await.0 == 200
             && database
                 .connect()
@@ -106,7 +105,7 @@ async fn a_notification_follows_each_committed_batch() {
                 .is_ok()
     })
     .await;
-    let (_listener, mut notifications) = listen(&database.url).await;
+    let (_listener, mut notifications) = listen(&database.url()).await;
 
     queue.push(&[ballot("listener-1", "a", 1)]).await;
 
@@ -127,10 +126,10 @@ async fn a_notification_follows_each_committed_batch() {
 async fn serves_health_readiness_and_metrics_and_stops_holding_nothing() {
     let database = TestDatabase::create().await;
     let queue = TestQueue::create().await;
-    let worker = TestWorker::spawn(settings(&database.url, &queue.name, 100)).await;
+    let worker = TestWorker::spawn(settings(&database.url(), &queue.name, 100)).await;
 
     assert_eq!(worker.get("/healthz").await.0, 200);
-    wait_until("the worker is ready", async || {
+    wait_until_async("the worker is ready", async || {
         worker.get("/readyz").await.0 == 200
     })
     .await;
@@ -178,7 +177,7 @@ async fn an_unreachable_address_leaves_the_worker_running_and_unready() {
     let queue = TestQueue::create().await;
     let nowhere = format!("postgres://postgres@127.0.0.1:1/{}", unique_name("none"));
     let worker = TestWorker::spawn(settings(&nowhere, &queue.name, 10)).await;
-    wait_until("the worker reports PostgreSQL unreachable", async || {
+    wait_until_async("the worker reports PostgreSQL unreachable", async || {
         let (status, body) = worker.get("/readyz").await;
         status == 503 && body.contains("DATABASE_URL")
     })

@@ -2,14 +2,10 @@
 //! (passed or not), and starts workers through exactly the production code path: in-process
 //! with `Application`, or as the debug binary when the test needs to kill a process.
 
-use std::{
-    collections::BTreeMap,
-    net::SocketAddr,
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, net::SocketAddr, process::Stdio, time::Duration};
 
 use redis::AsyncCommands;
+use test_support::{LOCAL_REDIS, RedisKeys, unique_name};
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::{mpsc, oneshot, watch},
@@ -18,61 +14,35 @@ use tokio::{
 use tokio_postgres::{AsyncMessage, NoTls};
 use worker::{configuration::Settings, startup::Application};
 
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379/0";
-pub const POSTGRES_ADDRESS: &str = "127.0.0.1:5432";
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// How long a test waits for what the worker should do in well under a second: generous, as
-/// the machine is shared with other builds. Only SPEC's own limits are asserted as times.
-pub const PATIENCE: Duration = Duration::from_secs(60);
-
 /// A short lease, so that recovery tests take seconds; still within the allowed range.
 pub const TEST_LEASE: Duration = Duration::from_secs(3);
 
-pub fn unique_name(prefix: &str) -> String {
-    let mut bytes = [0u8; 6];
-    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
-    let suffix: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("{prefix}_{suffix}")
-}
-
-/// Polls `condition` until it holds; panics with `what` after [`PATIENCE`].
-pub async fn wait_until(what: &str, mut condition: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !condition().await {
-        assert!(Instant::now() < deadline, "gave up waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A database of one test, dropped with it.
+/// A database of one test, dropped with it, and a connection to it for the test's queries.
 pub struct TestDatabase {
-    pub name: String,
-    pub url: String,
+    // Declared first so that it closes before the database is dropped.
     pub client: tokio_postgres::Client,
+    database: test_support::TestDatabase,
 }
 
 impl TestDatabase {
     pub async fn create() -> TestDatabase {
-        let name = unique_name("worker_test");
-        let admin = connect(ADMIN_URL).await;
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("creating the test database");
-        let url = format!("postgres://postgres@{POSTGRES_ADDRESS}/{name}");
-        let client = connect(&url).await;
-        TestDatabase { name, url, client }
+        let database = test_support::TestDatabase::create("worker_test");
+        let client = connect(&database.url()).await;
+        TestDatabase { client, database }
+    }
+
+    pub fn url(&self) -> String {
+        self.database.url()
     }
 
     /// The URL of this database through another address (a proxy's).
     pub fn url_via(&self, address: SocketAddr) -> String {
-        format!("postgres://postgres@{address}/{}", self.name)
+        self.database.url_via(address)
     }
 
     /// A new connection of the test's own.
     pub async fn connect(&self) -> tokio_postgres::Client {
-        connect(&self.url).await
+        connect(&self.url()).await
     }
 
     /// Every stored vote: voter id -> (vote, ts).
@@ -127,26 +97,6 @@ impl TestDatabase {
     }
 }
 
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop cannot await: a thread with its own runtime does the cleanup.
-        let cleanup = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the cleanup")
-                .block_on(async {
-                    let admin = connect(ADMIN_URL).await;
-                    let _ = admin
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                });
-        });
-        let _ = cleanup.join();
-    }
-}
-
 pub async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
@@ -184,7 +134,7 @@ pub struct TestQueue {
 impl TestQueue {
     pub async fn create() -> TestQueue {
         let name = unique_name("worker_test");
-        let redis = redis::Client::open(REDIS_URL)
+        let redis = redis::Client::open(LOCAL_REDIS)
             .expect("a valid URL")
             .get_multiplexed_async_connection()
             .await
@@ -240,16 +190,19 @@ impl TestQueue {
 
 impl Drop for TestQueue {
     fn drop(&mut self) {
-        let name = self.name.clone();
-        let cleanup = std::thread::spawn(move || -> redis::RedisResult<()> {
-            let mut redis = redis::Client::open(REDIS_URL)?.get_connection()?;
-            let mut keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{name}:*"))
-                .query(&mut redis)?;
-            keys.push(name);
-            redis::cmd("DEL").arg(keys).query(&mut redis)
-        });
-        let _ = cleanup.join();
+        // The workers' keys carry ids chosen at run time, so they are only known now. Drop
+        // cannot await: a connection of its own lists them, and RedisKeys deletes them.
+        let mut keys: Vec<String> = redis::Client::open(LOCAL_REDIS)
+            .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(1)))
+            .and_then(|mut redis| {
+                redis::cmd("KEYS")
+                    .arg(format!("{}:*", self.name))
+                    .query(&mut redis)
+            })
+            // A Redis that cannot be reached has nothing to list; the queue's name is still tried.
+            .unwrap_or_default();
+        keys.push(self.name.clone());
+        drop(RedisKeys::new(LOCAL_REDIS, keys));
     }
 }
 
@@ -260,7 +213,7 @@ pub fn ballot(voter_id: &str, vote: &str, ts: i64) -> String {
 
 pub fn settings(database_url: &str, queue: &str, batch_size: usize) -> Settings {
     Settings {
-        redis_url: REDIS_URL.to_owned(),
+        redis_url: LOCAL_REDIS.to_owned(),
         database_url: database_url.to_owned(),
         queue: queue.to_owned(),
         port: 0,
@@ -342,7 +295,7 @@ pub fn spawn_process(
     port: u16,
 ) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_worker"))
-        .env("REDIS_URL", REDIS_URL)
+        .env("REDIS_URL", LOCAL_REDIS)
         .env("DATABASE_URL", database_url)
         .env("VOTE_QUEUE", queue)
         .env("PORT", port.to_string())

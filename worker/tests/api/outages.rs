@@ -1,13 +1,10 @@
-use std::{
-    net::TcpListener,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
+use test_support::{POSTGRES_ADDRESS, free_port, wait_until_async};
 
 use crate::helpers::{
-    POSTGRES_ADDRESS, TcpProxy, TestDatabase, TestQueue, TestWorker, ballot, http, settings,
-    spawn_process, wait_until,
+    TcpProxy, TestDatabase, TestQueue, TestWorker, ballot, http, settings, spawn_process,
 };
 
 fn ballots(prefix: &str, count: usize) -> Vec<String> {
@@ -31,7 +28,7 @@ async fn with_postgres_unreachable_nothing_is_lost_and_the_worker_resumes() {
     let worker =
         TestWorker::spawn(settings(&database.url_via(proxy.address), &queue.name, 25)).await;
     queue.push(&ballots("before", 100)).await;
-    wait_until("the first votes are stored", async || {
+    wait_until_async("the first votes are stored", async || {
         database.vote_count().await == 100
     })
     .await;
@@ -39,7 +36,7 @@ async fn with_postgres_unreachable_nothing_is_lost_and_the_worker_resumes() {
     // Act: cut PostgreSQL off while votes keep coming.
     proxy.cut();
     queue.push(&ballots("during", 100)).await;
-    wait_until("the worker reports PostgreSQL unreachable", async || {
+    wait_until_async("the worker reports PostgreSQL unreachable", async || {
         worker.get("/readyz").await.0 == 503
     })
     .await;
@@ -52,11 +49,11 @@ async fn with_postgres_unreachable_nothing_is_lost_and_the_worker_resumes() {
         "every waiting vote is in Redis"
     );
     proxy.restore();
-    wait_until("the waiting votes are stored", async || {
+    wait_until_async("the waiting votes are stored", async || {
         database.vote_count().await == 200
     })
     .await;
-    wait_until("the worker is ready again", async || {
+    wait_until_async("the worker is ready again", async || {
         worker.get("/readyz").await.0 == 200
     })
     .await;
@@ -69,17 +66,17 @@ async fn with_redis_unreachable_the_worker_waits_and_resumes() {
     let database = TestDatabase::create().await;
     let queue = TestQueue::create().await;
     let proxy = TcpProxy::start("127.0.0.1:6379").await;
-    let mut worker_settings = settings(&database.url, &queue.name, 25);
+    let mut worker_settings = settings(&database.url(), &queue.name, 25);
     worker_settings.redis_url = format!("redis://{}/0", proxy.address);
     let worker = TestWorker::spawn(worker_settings).await;
     queue.push(&ballots("before", 10)).await;
-    wait_until("the first votes are stored", async || {
+    wait_until_async("the first votes are stored", async || {
         database.vote_count().await == 10
     })
     .await;
 
     proxy.cut();
-    wait_until("the worker reports Redis unreachable", async || {
+    wait_until_async("the worker reports Redis unreachable", async || {
         let (status, body) = worker.get("/readyz").await;
         status == 503 && body.contains("REDIS_URL")
     })
@@ -87,7 +84,7 @@ async fn with_redis_unreachable_the_worker_waits_and_resumes() {
     queue.push(&ballots("during", 10)).await;
     proxy.restore();
 
-    wait_until("the votes pushed meanwhile are stored", async || {
+    wait_until_async("the votes pushed meanwhile are stored", async || {
         database.vote_count().await == 20
     })
     .await;
@@ -99,19 +96,16 @@ async fn with_redis_unreachable_the_worker_waits_and_resumes() {
 async fn sigterm_finishes_the_batch_in_hand_and_exits_zero_within_ten_seconds() {
     let database = TestDatabase::create().await;
     let queue = TestQueue::create().await;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let mut worker = spawn_process(&database.url, &queue.name, 50, port);
-    wait_until("the worker is ready", async || {
+    let port = free_port();
+    let mut worker = spawn_process(&database.url(), &queue.name, 50, port);
+    wait_until_async("the worker is ready", async || {
         http(port, "GET", "/readyz")
             .await
             .is_ok_and(|(status, _)| status == 200)
     })
     .await;
     queue.push(&ballots("t", 5_000)).await;
-    wait_until("the drain has begun", async || {
+    wait_until_async("the drain has begun", async || {
         database.vote_count().await > 0
     })
     .await;

@@ -3,10 +3,12 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use worker::queue::{Queue, QueueKeys};
 
-use crate::helpers::{REDIS_URL, TEST_LEASE, TestQueue, ballot};
+use test_support::LOCAL_REDIS;
+
+use crate::helpers::{TEST_LEASE, TestQueue, ballot};
 
 fn queue_for(test: &TestQueue, batch_size: usize) -> Queue {
-    let client = redis::Client::open(REDIS_URL).expect("a valid URL");
+    let client = redis::Client::open(LOCAL_REDIS).expect("a valid URL");
     Queue::new(
         client,
         QueueKeys::new(&test.name, "me"),

@@ -2,9 +2,9 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 
-use crate::helpers::{
-    TestDatabase, TestQueue, TestWorker, ballot, settings, spawn_process, wait_until,
-};
+use test_support::wait_until_async;
+
+use crate::helpers::{TestDatabase, TestQueue, TestWorker, ballot, settings, spawn_process};
 
 /// SPEC section 4: held messages are back in play within 30 s of their worker's death.
 const RECOVERY_LIMIT: Duration = Duration::from_secs(30);
@@ -40,8 +40,8 @@ async fn messages_held_by_a_worker_that_never_returns_are_recovered_by_another()
 
     // Act
     let started = Instant::now();
-    let worker = TestWorker::spawn(settings(&database.url, &queue.name, 50)).await;
-    wait_until("the ghost's messages are stored", async || {
+    let worker = TestWorker::spawn(settings(&database.url(), &queue.name, 50)).await;
+    wait_until_async("the ghost's messages are stored", async || {
         database.vote_count().await == 300
     })
     .await;
@@ -66,7 +66,7 @@ async fn messages_held_by_a_worker_that_never_returns_are_recovered_by_another()
 
     // Once that worker's lease lapses too, its messages are recovered as well.
     let _: () = redis.del(queue.key("lease:alive")).await.unwrap();
-    wait_until("the lapsed worker's messages are stored", async || {
+    wait_until_async("the lapsed worker's messages are stored", async || {
         database.vote_count().await == 305
     })
     .await;
@@ -84,8 +84,8 @@ async fn a_worker_killed_mid_drain_and_started_again_stores_every_vote_exactly_o
         .map(|i| ballot(&format!("k-{i}"), if i % 4 == 0 { "a" } else { "b" }, i))
         .collect();
     queue.push(&messages).await;
-    let mut first = spawn_process(&database.url, &queue.name, 40, 0);
-    wait_until("the first worker has stored some votes", async || {
+    let mut first = spawn_process(&database.url(), &queue.name, 40, 0);
+    wait_until_async("the first worker has stored some votes", async || {
         database.vote_count().await > 0
     })
     .await;
@@ -94,8 +94,8 @@ async fn a_worker_killed_mid_drain_and_started_again_stores_every_vote_exactly_o
     first.start_kill().expect("SIGKILL is delivered");
     first.wait().await.expect("the killed worker is reaped");
     let stored_at_kill = database.vote_count().await;
-    let mut second = spawn_process(&database.url, &queue.name, 1000, 0);
-    wait_until("every vote is stored", async || {
+    let mut second = spawn_process(&database.url(), &queue.name, 1000, 0);
+    wait_until_async("every vote is stored", async || {
         database.vote_count().await == voters
     })
     .await;
@@ -106,7 +106,7 @@ async fn a_worker_killed_mid_drain_and_started_again_stores_every_vote_exactly_o
     assert_eq!(tally["a"], voters / 4);
     assert_eq!(tally["b"], voters - voters / 4);
     database.assert_tally_exact().await;
-    wait_until("nothing is held any more", async || {
+    wait_until_async("nothing is held any more", async || {
         queue.messages_in_redis().await == 0
     })
     .await;

@@ -1,6 +1,6 @@
-use crate::helpers::{
-    PATIENCE, TestDatabase, TestQueue, TestWorker, ballot, listen, settings, wait_until,
-};
+use test_support::{PATIENCE, wait_until_async};
+
+use crate::helpers::{TestDatabase, TestQueue, TestWorker, ballot, listen, settings};
 
 async fn migrated() -> TestDatabase {
     let mut database = TestDatabase::create().await;
@@ -13,7 +13,7 @@ async fn migrated() -> TestDatabase {
 #[tokio::test]
 async fn the_tally_equals_the_group_by_after_plain_sql_and_each_write_notifies() {
     let database = migrated().await;
-    let (_listener, mut notifications) = listen(&database.url).await;
+    let (_listener, mut notifications) = listen(&database.url()).await;
     let sql = &database.client;
     let steps = [
         "INSERT INTO votes (id, vote) VALUES ('p1', 'a'), ('p2', 'a'), ('p3', 'b')",
@@ -107,8 +107,8 @@ async fn the_tally_stays_exact_with_several_workers_and_plain_sql_writing_at_onc
     let database = migrated().await;
     let queue = TestQueue::create().await;
     let workers = [
-        TestWorker::spawn(settings(&database.url, &queue.name, 17)).await,
-        TestWorker::spawn(settings(&database.url, &queue.name, 29)).await,
+        TestWorker::spawn(settings(&database.url(), &queue.name, 17)).await,
+        TestWorker::spawn(settings(&database.url(), &queue.name, 29)).await,
     ];
     let messages: Vec<String> = (0..2_000)
         .map(|i| {
@@ -132,7 +132,7 @@ async fn the_tally_stays_exact_with_several_workers_and_plain_sql_writing_at_onc
         };
         sql.batch_execute(&statement).await.expect(&statement);
     }
-    wait_until("the queue is drained", async || {
+    wait_until_async("the queue is drained", async || {
         queue.messages_in_redis().await == 0
     })
     .await;

@@ -9,108 +9,28 @@ use std::{
     process::{Child, Command, Stdio},
 };
 
-use crate::helpers::{
-    PATIENCE, REDIS_URL, TestDatabase, TestQueue, ballot, connect, http, unique_name, wait_until,
+use test_support::{
+    LOCAL_REDIS, OwnRedis, TestAuthority, free_port, unique_name, wait_until_async,
 };
 
-/// A throwaway folder, owned by the `postgres` user (PostgreSQL refuses to run as root).
-struct Scratch {
-    dir: PathBuf,
+use crate::helpers::{TestDatabase, TestQueue, ballot, connect, http};
+
+/// The test CA's certificates, in a folder the `postgres` user owns, with the server key only
+/// it may read: PostgreSQL refuses to run as root, and refuses a key others can read.
+fn authority_for_postgres() -> TestAuthority {
+    let authority = TestAuthority::make();
+    let key = authority.dir().join("server.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+        .expect("the test owns the key it just made");
+    give_to_postgres(authority.dir());
+    give_to_postgres(&key);
+    authority
 }
 
-impl Scratch {
-    fn make() -> Scratch {
-        let dir = std::env::temp_dir().join(unique_name("worker-tls"));
-        std::fs::create_dir_all(&dir).expect("the temp folder is writable");
-        run(
-            "chown",
-            &["postgres:postgres", &dir.display().to_string()],
-            &dir,
-        );
-        Scratch { dir }
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-
-    /// A CA, and a certificate for localhost signed by it, readable by PostgreSQL.
-    fn certificates(&self) {
-        std::fs::write(
-            self.dir.join("server.ext"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
-        )
-        .unwrap();
-        let openssl = |args: &[&str]| run("openssl", args, &self.dir);
-        openssl(
-            &[
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            ]
-            .into_iter()
-            .chain([
-                "-subj",
-                "/CN=worker test CA",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-            ])
-            .collect::<Vec<_>>(),
-        );
-        openssl(
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                "/CN=localhost",
-            ]
-            .into_iter()
-            .chain(["-keyout", "server.key", "-out", "server.csr"])
-            .collect::<Vec<_>>(),
-        );
-        openssl(
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-            ]
-            .into_iter()
-            .chain(["-CAcreateserial", "-days", "1", "-extfile", "server.ext"])
-            .chain(["-out", "server.pem"])
-            .collect::<Vec<_>>(),
-        );
-        let key = self.dir.join("server.key");
-        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-        run(
-            "chown",
-            &["postgres:postgres", &key.display().to_string()],
-            &self.dir,
-        );
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn run(program: &str, args: &[&str], dir: &Path) {
-    let status = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap_or_else(|err| panic!("{program} runs: {err}"));
-    assert!(status.success(), "{program} {args:?}");
+fn give_to_postgres(path: &Path) {
+    let (uid, gid) = postgres_user();
+    std::os::unix::fs::chown(path, Some(uid), Some(gid))
+        .unwrap_or_else(|err| panic!("the test runs as root to chown {}: {err}", path.display()));
 }
 
 /// The uid and gid of the `postgres` user, whom the server programs run as.
@@ -146,13 +66,6 @@ fn postgres_bin() -> PathBuf {
     PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// A PostgreSQL of the test's own that accepts TLS with the test CA's certificate; stopped with
 /// the test.
 struct TlsPostgres {
@@ -161,12 +74,12 @@ struct TlsPostgres {
 }
 
 impl TlsPostgres {
-    fn start(scratch: &Scratch) -> TlsPostgres {
+    fn start(authority: &TestAuthority) -> TlsPostgres {
         let bin = postgres_bin();
-        let data = scratch.path("data");
+        let data = authority.file("data");
         let initialized = as_postgres(bin.join("initdb"))
             .args(["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"])
-            .current_dir(&scratch.dir)
+            .current_dir(authority.dir())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -180,7 +93,7 @@ impl TlsPostgres {
                 "-p",
                 &port.to_string(),
                 "-k",
-                &scratch.path(""),
+                &authority.file(""),
             ])
             .args([
                 "-c",
@@ -192,13 +105,13 @@ impl TlsPostgres {
             ])
             .args([
                 "-c",
-                &format!("ssl_cert_file={}", scratch.path("server.pem")),
+                &format!("ssl_cert_file={}", authority.file("server.pem")),
             ])
             .args([
                 "-c",
-                &format!("ssl_key_file={}", scratch.path("server.key")),
+                &format!("ssl_key_file={}", authority.file("server.key")),
             ])
-            .current_dir(&scratch.dir)
+            .current_dir(authority.dir())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -241,11 +154,10 @@ fn spawn_worker(
 
 #[tokio::test]
 async fn sslmode_require_stores_votes_over_tls() {
-    let scratch = Scratch::make();
-    scratch.certificates();
-    let postgres = TlsPostgres::start(&scratch);
+    let authority = authority_for_postgres();
+    let postgres = TlsPostgres::start(&authority);
     let plain_url = format!("postgres://postgres@127.0.0.1:{}/postgres", postgres.port);
-    wait_until("the TLS PostgreSQL accepts connections", async || {
+    wait_until_async("the TLS PostgreSQL accepts connections", async || {
         tokio_postgres::connect(&plain_url, tokio_postgres::NoTls)
             .await
             .is_ok()
@@ -257,17 +169,17 @@ async fn sslmode_require_stores_votes_over_tls() {
         postgres.port
     );
     let _worker = spawn_worker(
-        REDIS_URL,
+        LOCAL_REDIS,
         &tls_url,
         &queue.name,
         free_port(),
-        Some(&scratch.path("ca.pem")),
+        Some(&authority.ca_file()),
     );
 
     queue.push(&[ballot("tls-1", "a", 1)]).await;
 
     let database = connect(&plain_url).await;
-    wait_until("the vote is stored", async || {
+    wait_until_async("the vote is stored", async || {
         database
             .query_one("SELECT count(*) FROM votes WHERE id = 'tls-1'", &[])
             .await
@@ -291,103 +203,59 @@ async fn a_postgres_certificate_the_system_does_not_trust_is_refused() {
     let database = TestDatabase::create().await;
     let queue = TestQueue::create().await;
     let port = free_port();
-    let url = format!("{}?sslmode=require", database.url);
-    let mut worker = spawn_worker(REDIS_URL, &url, &queue.name, port, None);
+    let url = format!("{}?sslmode=require", database.url());
+    let mut worker = spawn_worker(LOCAL_REDIS, &url, &queue.name, port, None);
 
-    wait_until("the worker answers", async || {
+    wait_until_async("the worker answers", async || {
         http(port, "GET", "/healthz").await.is_ok()
     })
     .await;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let (status, body) = loop {
-        let (status, body) = http(port, "GET", "/readyz").await.expect("an answer");
-        if body.contains("DATABASE_URL") || tokio::time::Instant::now() > deadline {
-            break (status, body);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    // The last answer is the one asserted on, whichever way the wait ends.
+    let mut readiness = (0, String::new());
+    wait_until_async("the worker blames DATABASE_URL", async || {
+        readiness = http(port, "GET", "/readyz").await.expect("an answer");
+        readiness.1.contains("DATABASE_URL")
+    })
+    .await;
+    let (status, body) = readiness;
 
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("DATABASE_URL"), "{body}");
     assert!(worker.try_wait().unwrap().is_none(), "still running");
 }
 
-/// A redis-server of the test's own that speaks only TLS, with the test CA's certificate.
-struct TlsRedis {
-    server: Child,
-    port: u16,
-}
-
-impl TlsRedis {
-    fn start(scratch: &Scratch) -> TlsRedis {
-        let port = free_port();
-        let server = Command::new("redis-server")
-            .args([
-                "--port",
-                "0",
-                "--tls-port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-            ])
-            .args(["--tls-cert-file", &scratch.path("server.pem")])
-            .args(["--tls-key-file", &scratch.path("server.key")])
-            .args(["--tls-ca-cert-file", &scratch.path("ca.pem")])
-            .args([
-                "--tls-auth-clients",
-                "no",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        TlsRedis { server, port }
-    }
-
-    /// RPUSH through redis-cli, which trusts the test CA explicitly.
-    fn push(&self, scratch: &Scratch, queue: &str, message: &str) -> bool {
-        Command::new("redis-cli")
-            .args(["--tls", "--cacert", &scratch.path("ca.pem")])
-            .args(["-h", "localhost", "-p", &self.port.to_string()])
-            .args(["RPUSH", queue, message])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    }
-}
-
-impl Drop for TlsRedis {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
+/// RPUSH to the test's TLS Redis through redis-cli, which trusts the test CA explicitly.
+fn push_over_tls(redis: &OwnRedis, authority: &TestAuthority, queue: &str, message: &str) -> bool {
+    Command::new("redis-cli")
+        .args(["--tls", "--cacert", &authority.ca_file()])
+        .args(["-h", "localhost", "-p", &redis.port().to_string()])
+        .args(["RPUSH", queue, message])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 #[tokio::test]
 async fn rediss_takes_votes_from_a_redis_that_speaks_only_tls() {
-    let scratch = Scratch::make();
-    scratch.certificates();
-    let redis = TlsRedis::start(&scratch);
+    let authority = TestAuthority::make();
+    let redis = OwnRedis::start_tls(&authority);
     let database = TestDatabase::create().await;
     let queue = unique_name("worker_tls");
-    wait_until("the TLS Redis takes a vote", async || {
-        redis.push(&scratch, &queue, &ballot("rediss-1", "b", 1))
+    wait_until_async("the TLS Redis takes a vote", async || {
+        push_over_tls(&redis, &authority, &queue, &ballot("rediss-1", "b", 1))
     })
     .await;
 
     let _worker = spawn_worker(
-        &format!("rediss://localhost:{}/0", redis.port),
-        &database.url,
+        &redis.url(),
+        &database.url(),
         &queue,
         free_port(),
-        Some(&scratch.path("ca.pem")),
+        Some(&authority.ca_file()),
     );
 
-    wait_until("the vote is stored", async || {
+    wait_until_async("the vote is stored", async || {
         database.vote_count().await == 1
     })
     .await;
