@@ -12,7 +12,7 @@ const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@db:5432/postgre
 /// can be lost while the listening connection is being replaced) and is the only source of
 /// changes while the original worker, which sends no NOTIFY, writes the votes. A few seconds
 /// keeps the page close to live at one cheap query per period.
-const DEFAULT_SAFETY_POLL_SECS: f64 = 3.0;
+const DEFAULT_SAFETY_POLL: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -44,21 +44,8 @@ impl Settings {
             option_a: config::var_or("OPTION_A", "Cats"),
             option_b: config::var_or("OPTION_B", "Dogs"),
             app_version: config::app_version(env!("CARGO_PKG_VERSION")),
-            safety_poll: seconds("TALLY_POLL_SECONDS", DEFAULT_SAFETY_POLL_SECS)?,
-            drain: seconds(
-                "SHUTDOWN_DRAIN_SECONDS",
-                service_kit::lifecycle::DEFAULT_DRAIN.as_secs_f64(),
-            )?,
+            safety_poll: config::seconds_or("TALLY_POLL_SECONDS", DEFAULT_SAFETY_POLL)?,
+            drain: service_kit::lifecycle::drain_from_env()?,
         })
     }
-}
-
-/// A non-negative number of seconds, fractions allowed.
-fn seconds(name: &'static str, default: f64) -> Result<Duration, ConfigError> {
-    let value = config::parse_or(name, default)?;
-    Duration::try_from_secs_f64(value).map_err(|err| ConfigError {
-        name,
-        value: value.to_string(),
-        reason: err.to_string(),
-    })
 }

@@ -1,6 +1,6 @@
 //! Settings come from environment variables, each with a default (SPEC section 1).
 
-use std::{env, fmt::Display, str::FromStr};
+use std::{env, fmt::Display, str::FromStr, time::Duration};
 
 /// A variable is set to something the program cannot use. The message names the variable so
 /// that an operator knows what to change.
@@ -37,6 +37,17 @@ where
         }
         _ => Ok(default),
     }
+}
+
+/// `name` as a non-negative number of seconds (fractions allowed, so tests can say `0.2`), or
+/// `default` when it is unset or empty.
+pub fn seconds_or(name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    let seconds: f64 = parse_or(name, default.as_secs_f64())?;
+    Duration::try_from_secs_f64(seconds).map_err(|err| ConfigError {
+        name,
+        value: seconds.to_string(),
+        reason: err.to_string(),
+    })
 }
 
 /// The version shown on the pages: `APP_VERSION`, or the version of the crate that calls.
@@ -106,5 +117,25 @@ mod tests {
         assert_eq!(parse_or::<u16>("SERVICE_KIT_TEST_PORT", 1).unwrap(), 81);
         unsafe { env::remove_var("SERVICE_KIT_TEST_PORT") };
         assert_eq!(parse_or::<u16>("SERVICE_KIT_TEST_PORT", 1).unwrap(), 1);
+    }
+
+    #[test]
+    fn seconds_take_fractions_and_refuse_negatives() {
+        let name = "SERVICE_KIT_TEST_SECONDS";
+        let default = Duration::from_secs(3);
+        unsafe { env::set_var(name, "0.25") };
+        assert_eq!(
+            seconds_or(name, default).unwrap(),
+            Duration::from_millis(250)
+        );
+        unsafe { env::set_var(name, "-1") };
+        assert!(
+            seconds_or(name, default)
+                .unwrap_err()
+                .to_string()
+                .contains(name)
+        );
+        unsafe { env::remove_var(name) };
+        assert_eq!(seconds_or(name, default).unwrap(), default);
     }
 }

@@ -9,11 +9,10 @@ use tokio::sync::watch;
 /// balancers (a Kubernetes Service's endpoints) move traffic away before connections close.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(3);
 
-/// The drain from `SHUTDOWN_DRAIN_SECONDS` (whole seconds), [`DEFAULT_DRAIN`] when unset.
-/// Tests and `docker compose` (no load balancer to wait for) can set it to 0.
+/// The drain from `SHUTDOWN_DRAIN_SECONDS`, [`DEFAULT_DRAIN`] when unset. Tests and
+/// `docker compose` (no load balancer to wait for) can set it to 0.
 pub fn drain_from_env() -> Result<Duration, crate::config::ConfigError> {
-    crate::config::parse_or("SHUTDOWN_DRAIN_SECONDS", DEFAULT_DRAIN.as_secs())
-        .map(Duration::from_secs)
+    crate::config::seconds_or("SHUTDOWN_DRAIN_SECONDS", DEFAULT_DRAIN)
 }
 
 /// How long in-flight requests get to finish once the listener closes. With the drain, this
