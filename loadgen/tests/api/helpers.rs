@@ -2,30 +2,14 @@
 //! production start-up code, and a Redis queue and a PostgreSQL database of the test's own,
 //! both removed when the test ends, also when it fails.
 
-use std::{net::TcpListener, str::FromStr, time::Duration};
+use std::{str::FromStr, time::Duration};
 
 use loadgen::{
     plan::Tally,
     settings::{Endpoint, Settings},
 };
 use service_kit::ballot::Ballot;
-use vote::voter::VoterId;
-
-pub const LOCAL_REDIS: &str = "redis://127.0.0.1:6379/0";
-pub const LOCAL_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
-
-/// A name no other test uses.
-pub fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", VoterId::generate().as_str())
-}
-
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("the loopback has free ports")
-        .port()
-}
+use test_support::{LOCAL_REDIS, RedisKeys, TestDatabase, unique_name};
 
 /// What the load generator does by default, aimed at `vote_url`.
 pub fn load(vote_url: &str, votes: u64, concurrency: usize, split: f64) -> Settings {
@@ -53,7 +37,7 @@ impl TestVote {
             vote::settings::Settings::from_env().expect("the defaults are valid settings");
         settings.port = 0;
         settings.redis_url = redis_url.to_owned();
-        let queue = Queue(unique("test:loadgen:"));
+        let queue = Queue(unique_name("test:loadgen"));
         settings.vote_queue = queue.0.clone();
         settings.shutdown_drain = Duration::ZERO;
         let app = vote::startup::Application::build(settings)
@@ -103,16 +87,20 @@ impl Queue {
 
 impl Drop for Queue {
     fn drop(&mut self) {
-        // Best effort, also when the test failed; a panic here would hide the test's own.
-        let Ok(mut redis) = redis_connection() else {
-            return;
-        };
-        let mut keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.0))
-            .query(&mut redis)
+        // The worker's keys are named after worker ids made at run time, so they are found
+        // only now. Best effort, also when the test failed; a panic here would hide the
+        // test's own.
+        let beside: Vec<String> = redis_connection()
+            .and_then(|mut redis| {
+                redis::cmd("KEYS")
+                    .arg(format!("{}:*", self.0))
+                    .query(&mut redis)
+            })
             .unwrap_or_default();
-        keys.push(self.0.clone());
-        let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut redis);
+        drop(RedisKeys::new(
+            LOCAL_REDIS,
+            beside.into_iter().chain([self.0.clone()]),
+        ));
     }
 }
 
@@ -120,20 +108,16 @@ fn redis_connection() -> redis::RedisResult<redis::Connection> {
     redis::Client::open(LOCAL_REDIS)?.get_connection()
 }
 
-/// A fresh PostgreSQL database, dropped at the end.
-pub struct Database {
-    name: String,
-}
+/// A fresh PostgreSQL database, dropped at the end, and the queries the tests ask of it.
+pub struct Database(TestDatabase);
 
 impl Database {
     pub fn create() -> Database {
-        let name = unique("loadgen_test_");
-        admin(&format!("CREATE DATABASE {name}")).expect("the local PostgreSQL creates databases");
-        Database { name }
+        Database(TestDatabase::create("loadgen_test"))
     }
 
     pub fn url(&self) -> String {
-        format!("{LOCAL_POSTGRES}/{}", self.name)
+        self.0.url()
     }
 
     /// `SELECT vote, COUNT(id) FROM votes GROUP BY vote`, the original app's count.
@@ -156,22 +140,8 @@ impl Database {
     }
 }
 
-impl Drop for Database {
-    fn drop(&mut self) {
-        // Best effort, also when the test failed; a panic here would hide the test's own.
-        let _ = admin(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        ));
-    }
-}
-
-fn admin(statement: &str) -> Result<Vec<tokio_postgres::Row>, String> {
-    query(&format!("{LOCAL_POSTGRES}/postgres"), statement)
-}
-
-/// Runs one statement on a connection and a runtime of its own, so that it works anywhere:
-/// in `Drop`, in a plain test, inside another runtime's thread.
+/// Runs one statement on a connection and a runtime of its own, so that it works anywhere: in
+/// a plain test, inside another runtime's thread.
 fn query(url: &str, statement: &str) -> Result<Vec<tokio_postgres::Row>, String> {
     let (url, statement) = (url.to_owned(), statement.to_owned());
     std::thread::spawn(move || {

@@ -15,7 +15,9 @@ use std::{
 
 use loadgen::{client::ResultClient, plan::Tally};
 
-use crate::helpers::{Database, LOCAL_REDIS, Queue, free_port, unique};
+use test_support::{LOCAL_REDIS, free_port, unique_name};
+
+use crate::helpers::{Database, Queue};
 
 /// The script builds the three programs before it starts them: from cold, on a busy two-core
 /// machine, a debug build takes minutes.
@@ -31,7 +33,7 @@ const POLL: Duration = Duration::from_millis(100);
 #[test]
 fn make_run_serves_votes_end_to_end_and_ctrl_c_stops_everything() {
     let database = Database::create();
-    let queue = Queue(unique("test:make-run:"));
+    let queue = Queue(unique_name("test:make-run"));
     let [vote_port, result_port, worker_port] = [free_port(), free_port(), free_port()];
 
     let mut run = RunScript::start(&[

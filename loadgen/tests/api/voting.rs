@@ -10,7 +10,9 @@ use loadgen::{
 };
 use service_kit::ballot::{Ballot, VoteOption};
 
-use crate::helpers::{LOCAL_REDIS, TestVote, load};
+use test_support::LOCAL_REDIS;
+
+use crate::helpers::{TestVote, load};
 
 fn tally(ballots: &[Ballot]) -> Tally {
     let mut tally = Tally::default();

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use loadgen::{plan::Tally, report::ResultWait};
 
-use crate::helpers::{Database, LOCAL_REDIS, TestVote, free_port, load, spawn_result};
+use test_support::{LOCAL_REDIS, free_port};
+
+use crate::helpers::{Database, TestVote, load, spawn_result};
 
 #[actix_rt::test]
 async fn a_result_that_never_shows_the_votes_times_out_with_what_it_last_showed() {
