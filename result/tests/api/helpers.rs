@@ -1,24 +1,14 @@
 //! Spawning the service in-process on a free port against a fresh database of its own.
 
-use std::{
-    str::FromStr,
-    sync::atomic::{AtomicU32, Ordering},
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{str::FromStr, time::Duration};
 
 use awc::ws::{CloseReason, Frame, Message};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use result::{configuration::Settings, startup::Application};
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool, postgres::PgConnectOptions};
+use sqlx::{AssertSqlSafe, PgPool, postgres::PgConnectOptions};
+use test_support::PATIENCE;
 use tokio::sync::oneshot;
-
-/// The shared PostgreSQL of the test machine; each test makes its own database in it.
-pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// How long a test waits for something the service should do within a few hundred
-/// milliseconds: generous, because the machine is shared with other builds.
-pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A safety poll so slow that, within a test, only a notification can deliver a change.
 const NO_SAFETY_POLL: Duration = Duration::from_secs(3600);
@@ -56,28 +46,21 @@ END $$;
 CREATE TRIGGER recount_votes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON votes
     FOR EACH STATEMENT EXECUTE FUNCTION recount_votes();";
 
-/// A database of one test, dropped when the test ends, whether it passed or not.
-pub struct TestDatabase {
-    pub name: String,
-    pub url: String,
-    /// The test's own connections, to arrange and act.
+/// A database of one test with the schema it asks for, and the test's own pool to arrange
+/// and act; test-support creates it and drops it when the test ends, passed or failed.
+pub struct Database {
+    /// Declared first so that it drops first: the pool is let go before the database is
+    /// dropped, whose FORCE ends any connection still closing.
     pub pool: PgPool,
+    database: test_support::TestDatabase,
 }
 
-impl TestDatabase {
-    pub async fn create(schema: Schema) -> TestDatabase {
-        let name = unique_name("result_test");
-        let mut admin = PgConnection::connect(ADMIN_URL)
+impl Database {
+    pub async fn create(schema: Schema) -> Database {
+        let database = test_support::TestDatabase::create("result_test");
+        let pool = PgPool::connect(&database.url())
             .await
-            .expect("the test PostgreSQL answers at 127.0.0.1:5432");
-        sqlx::raw_sql(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
-            .execute(&mut admin)
-            .await
-            .expect("creating the test database");
-        let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-        let pool = PgPool::connect(&url)
-            .await
-            .expect("connecting to the test database");
+            .expect("the database test-support just created accepts connections");
         let ddl = match schema {
             Schema::Absent => String::new(),
             Schema::VotesOnly => VOTES_TABLE.to_owned(),
@@ -87,8 +70,12 @@ impl TestDatabase {
         sqlx::raw_sql(AssertSqlSafe(ddl))
             .execute(&pool)
             .await
-            .expect("creating the schema");
-        TestDatabase { name, url, pool }
+            .expect("the schema's fixed DDL runs on an empty database");
+        Database { pool, database }
+    }
+
+    pub fn url(&self) -> String {
+        self.database.url()
     }
 
     /// Runs plain SQL, as a person in psql would.
@@ -145,47 +132,6 @@ impl TestDatabase {
     }
 }
 
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime, which cannot block on async work; a thread
-        // with a runtime of its own can. FORCE ends the connections still open to it.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a current-thread runtime builds");
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(ADMIN_URL).await?;
-                sqlx::raw_sql(AssertSqlSafe(format!(
-                    r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
-                )))
-                .execute(&mut admin)
-                .await
-                .map(|_| ())
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop the test database {}", self.name);
-        }
-    }
-}
-
-/// A name no other test, in this process or another, uses at the same time.
-pub fn unique_name(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970")
-        .subsec_nanos();
-    format!(
-        "{prefix}_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 /// The settings of a test instance: production defaults but a free port, the test's database,
 /// no shutdown drain, and only notifications to deliver changes unless a test asks for a poll.
 pub fn test_settings(database_url: &str) -> Settings {
@@ -204,7 +150,7 @@ pub fn test_settings(database_url: &str) -> Settings {
 pub struct TestApp {
     pub address: String,
     pub port: u16,
-    pub database: TestDatabase,
+    pub database: Database,
     pub client: awc::Client,
     stop: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -222,13 +168,13 @@ impl TestApp {
 
     /// Spawns the service with the test settings as changed by `adjust`.
     pub async fn spawn_with(schema: Schema, adjust: impl FnOnce(&mut Settings)) -> TestApp {
-        let database = TestDatabase::create(schema).await;
+        let database = Database::create(schema).await;
         TestApp::spawn_on(database, adjust).await
     }
 
     /// Spawns the service on a database the test has already filled.
-    pub async fn spawn_on(database: TestDatabase, adjust: impl FnOnce(&mut Settings)) -> TestApp {
-        let mut settings = test_settings(&database.url);
+    pub async fn spawn_on(database: Database, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = test_settings(&database.url());
         adjust(&mut settings);
         let application = Application::build(settings)
             .await

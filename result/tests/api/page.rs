@@ -1,4 +1,4 @@
-use crate::helpers::{Schema, TestApp, TestDatabase, header, tally_json};
+use crate::helpers::{Database, Schema, TestApp, header, tally_json};
 
 #[actix_web::test]
 async fn before_any_vote_and_without_a_votes_table_the_page_says_no_votes_yet() {
@@ -40,7 +40,7 @@ async fn api_results_is_not_cached() {
 
 #[actix_web::test]
 async fn the_page_is_rendered_with_the_current_tally() {
-    let database = TestDatabase::create(Schema::Tally).await;
+    let database = Database::create(Schema::Tally).await;
     database
         .write_batch(&[("v1", "a"), ("v2", "a"), ("v3", "b")])
         .await;
@@ -63,7 +63,7 @@ async fn the_page_is_rendered_with_the_current_tally() {
 
 #[actix_web::test]
 async fn one_vote_is_counted_in_the_singular() {
-    let database = TestDatabase::create(Schema::Tally).await;
+    let database = Database::create(Schema::Tally).await;
     database.write_batch(&[("v1", "b")]).await;
 
     let app = TestApp::spawn_on(database, |_| {}).await;
@@ -75,7 +75,7 @@ async fn one_vote_is_counted_in_the_singular() {
 
 #[actix_web::test]
 async fn without_vote_tally_the_votes_are_counted_with_group_by() {
-    let database = TestDatabase::create(Schema::VotesOnly).await;
+    let database = Database::create(Schema::VotesOnly).await;
     // As the original worker writes: plain inserts, no tally, no NOTIFY; other values ignored.
     database
         .sql("INSERT INTO votes (id, vote) VALUES ('x', 'a'), ('y', 'b'), ('z', 'b'), ('w', 'c')")

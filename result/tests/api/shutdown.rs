@@ -6,22 +6,23 @@ use std::{
 };
 
 use awc::ws::CloseCode;
+use test_support::PATIENCE;
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::Command,
 };
 
-use crate::helpers::{PATIENCE, Received, Schema, TestDatabase, tally_json};
+use crate::helpers::{Database, Received, Schema, tally_json};
 
 /// SPEC section 6: the process exits within 10 s of the signal.
 const EXIT_LIMIT: Duration = Duration::from_secs(10);
 
 #[actix_web::test]
 async fn sigterm_closes_sockets_with_1001_refuses_new_ones_and_exits_cleanly() {
-    let database = TestDatabase::create(Schema::Tally).await;
+    let database = Database::create(Schema::Tally).await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_result"))
         .env("PORT", "0")
-        .env("DATABASE_URL", &database.url)
+        .env("DATABASE_URL", database.url())
         .env("LOG_FORMAT", "json")
         .env("SHUTDOWN_DRAIN_SECONDS", "3")
         .stdout(Stdio::piped())
