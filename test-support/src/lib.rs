@@ -1,7 +1,7 @@
 //! What the black-box tests of every program share (a dev-dependency only).
 //!
 //! Tests talk to the machine's real Redis and PostgreSQL and isolate themselves: each has its
-//! own database ([`TestDatabase`]) and its own queue name ([`unique_name`]), and a test that
+//! own database ([`TestDatabase`]) and its own queue name ([`unique_name`], removed by [`QueueKeys`]), and a test that
 //! must stop or freeze Redis runs one of its own ([`OwnRedis`]).
 
 use std::{
@@ -124,29 +124,38 @@ fn admin(statement: String) {
     .expect("the admin statement succeeded");
 }
 
-/// Deletes Redis keys when the test ends, passed or failed.
-pub struct RedisKeys {
+/// Deletes a test's queue and every key beside it (`<queue>:…`, where the worker keeps its
+/// processing lists, leases and dead letters, under ids chosen at run time) when the test ends,
+/// passed or failed.
+pub struct QueueKeys {
     url: String,
-    keys: Vec<String>,
+    queue: String,
 }
 
-impl RedisKeys {
-    pub fn new(url: &str, keys: impl IntoIterator<Item = String>) -> RedisKeys {
-        RedisKeys {
+impl QueueKeys {
+    pub fn new(url: &str, queue: &str) -> QueueKeys {
+        QueueKeys {
             url: url.to_owned(),
-            keys: keys.into_iter().collect(),
+            queue: queue.to_owned(),
         }
     }
 }
 
-impl Drop for RedisKeys {
+impl Drop for QueueKeys {
     fn drop(&mut self) {
         // A Redis the test stopped has nothing left to clean.
-        if let Ok(client) = redis::Client::open(self.url.as_str())
-            && let Ok(mut redis) = client.get_connection_with_timeout(Duration::from_secs(1))
-        {
-            let _: Result<(), _> = redis::cmd("DEL").arg(&self.keys).query(&mut redis);
-        }
+        let Ok(mut redis) = redis::Client::open(self.url.as_str())
+            .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(1)))
+        else {
+            return;
+        };
+        // Test queue names come from `unique_name`: no glob characters in the pattern.
+        let mut keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.queue))
+            .query(&mut redis)
+            .unwrap_or_default();
+        keys.push(self.queue.clone());
+        let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query(&mut redis);
     }
 }
 

@@ -9,7 +9,7 @@ use loadgen::{
     settings::{Endpoint, Settings},
 };
 use service_kit::ballot::Ballot;
-use test_support::{LOCAL_REDIS, RedisKeys, TestDatabase, unique_name};
+use test_support::{LOCAL_REDIS, QueueKeys, TestDatabase, unique_name};
 
 /// What the load generator does by default, aimed at `vote_url`.
 pub fn load(vote_url: &str, votes: u64, concurrency: usize, split: f64) -> Settings {
@@ -37,8 +37,8 @@ impl TestVote {
             vote::settings::Settings::from_env().expect("the defaults are valid settings");
         settings.port = 0;
         settings.redis_url = redis_url.to_owned();
-        let queue = Queue(unique_name("test:loadgen"));
-        settings.vote_queue = queue.0.clone();
+        let queue = Queue::new("test:loadgen");
+        settings.vote_queue = queue.name.clone();
         settings.shutdown_drain = Duration::ZERO;
         let app = vote::startup::Application::build(settings)
             .await
@@ -67,13 +67,24 @@ pub async fn spawn_result(database: &Database) -> String {
 }
 
 /// A Redis queue, and the worker's keys beside it, deleted at the end.
-pub struct Queue(pub String);
+pub struct Queue {
+    pub name: String,
+    _cleanup: QueueKeys,
+}
 
 impl Queue {
+    pub fn new(prefix: &str) -> Queue {
+        let name = unique_name(prefix);
+        Queue {
+            _cleanup: QueueKeys::new(LOCAL_REDIS, &name),
+            name,
+        }
+    }
+
     /// The queue's messages, oldest first.
     pub fn queued(&self) -> Vec<Ballot> {
         let messages: Vec<Vec<u8>> = redis::cmd("LRANGE")
-            .arg(&self.0)
+            .arg(&self.name)
             .arg(0)
             .arg(-1)
             .query(&mut redis_connection().expect("the local Redis answers"))
@@ -82,25 +93,6 @@ impl Queue {
             .iter()
             .map(|message| Ballot::from_queue(message).expect("the vote service queues ballots"))
             .collect()
-    }
-}
-
-impl Drop for Queue {
-    fn drop(&mut self) {
-        // The worker's keys are named after worker ids made at run time, so they are found
-        // only now. Best effort, also when the test failed; a panic here would hide the
-        // test's own.
-        let beside: Vec<String> = redis_connection()
-            .and_then(|mut redis| {
-                redis::cmd("KEYS")
-                    .arg(format!("{}:*", self.0))
-                    .query(&mut redis)
-            })
-            .unwrap_or_default();
-        drop(RedisKeys::new(
-            LOCAL_REDIS,
-            beside.into_iter().chain([self.0.clone()]),
-        ));
     }
 }
 

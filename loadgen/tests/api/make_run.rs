@@ -15,7 +15,7 @@ use std::{
 
 use loadgen::{client::ResultClient, plan::Tally};
 
-use test_support::{LOCAL_REDIS, free_port, unique_name};
+use test_support::{LOCAL_REDIS, free_port};
 
 use crate::helpers::{Database, Queue};
 
@@ -33,14 +33,14 @@ const POLL: Duration = Duration::from_millis(100);
 #[test]
 fn make_run_serves_votes_end_to_end_and_ctrl_c_stops_everything() {
     let database = Database::create();
-    let queue = Queue(unique_name("test:make-run"));
+    let queue = Queue::new("test:make-run");
     let [vote_port, result_port, worker_port] = [free_port(), free_port(), free_port()];
 
     let mut run = RunScript::start(&[
         ("BUILD_PROFILE", "debug".to_owned()),
         ("REDIS_URL", LOCAL_REDIS.to_owned()),
         ("DATABASE_URL", database.url()),
-        ("VOTE_QUEUE", queue.0.clone()),
+        ("VOTE_QUEUE", queue.name.clone()),
         ("VOTE_PORT", vote_port.to_string()),
         ("RESULT_PORT", result_port.to_string()),
         ("WORKER_PORT", worker_port.to_string()),

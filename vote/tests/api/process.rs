@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use test_support::RedisKeys;
+use test_support::QueueKeys;
 
 use crate::helpers::{LOCAL_REDIS, free_port, unique_queue, wait_until};
 
@@ -22,7 +22,7 @@ pub struct VoteProcess {
     /// Every line the process printed so far.
     logs: Arc<Mutex<Vec<String>>>,
     /// Deletes the queue when the test ends.
-    _cleanup: RedisKeys,
+    _cleanup: QueueKeys,
 }
 
 impl VoteProcess {
@@ -53,7 +53,7 @@ impl VoteProcess {
         let process = VoteProcess {
             child,
             port,
-            _cleanup: RedisKeys::new(LOCAL_REDIS, [queue.clone()]),
+            _cleanup: QueueKeys::new(LOCAL_REDIS, &queue),
             queue,
             logs,
         };

@@ -5,7 +5,7 @@
 use std::{collections::BTreeMap, net::SocketAddr, process::Stdio, time::Duration};
 
 use redis::AsyncCommands;
-use test_support::{LOCAL_REDIS, RedisKeys, unique_name};
+use test_support::{LOCAL_REDIS, QueueKeys, unique_name};
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::{mpsc, oneshot, watch},
@@ -129,6 +129,8 @@ pub async fn listen(url: &str) -> (tokio_postgres::Client, mpsc::UnboundedReceiv
 pub struct TestQueue {
     pub name: String,
     pub redis: redis::aio::MultiplexedConnection,
+    /// Deletes the queue and the workers' keys beside it when the test ends.
+    _cleanup: QueueKeys,
 }
 
 impl TestQueue {
@@ -139,7 +141,11 @@ impl TestQueue {
             .get_multiplexed_async_connection()
             .await
             .expect("the test Redis answers at 127.0.0.1:6379");
-        TestQueue { name, redis }
+        TestQueue {
+            _cleanup: QueueKeys::new(LOCAL_REDIS, &name),
+            name,
+            redis,
+        }
     }
 
     pub fn key(&self, suffix: &str) -> String {
@@ -185,24 +191,6 @@ impl TestQueue {
         }
         keys.sort();
         keys
-    }
-}
-
-impl Drop for TestQueue {
-    fn drop(&mut self) {
-        // The workers' keys carry ids chosen at run time, so they are only known now. Drop
-        // cannot await: a connection of its own lists them, and RedisKeys deletes them.
-        let mut keys: Vec<String> = redis::Client::open(LOCAL_REDIS)
-            .and_then(|client| client.get_connection_with_timeout(Duration::from_secs(1)))
-            .and_then(|mut redis| {
-                redis::cmd("KEYS")
-                    .arg(format!("{}:*", self.name))
-                    .query(&mut redis)
-            })
-            // A Redis that cannot be reached has nothing to list; the queue's name is still tried.
-            .unwrap_or_default();
-        keys.push(self.name.clone());
-        drop(RedisKeys::new(LOCAL_REDIS, keys));
     }
 }
 
