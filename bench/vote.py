@@ -3,7 +3,8 @@
 
 Starts the release build against the local Redis with a queue of its own, measures how soon it
 serves, its resident memory idle and under load, and drives `POST /` with wrk. Then checks that
-every vote wrk saw acknowledged is in the Redis list. Prints a Markdown report.
+every vote wrk saw acknowledged is in the Redis list. Prints a Markdown report and keeps it in
+bench/results/vote-<UTC time>.md.
 
 Environment: REDIS_URL (default redis://127.0.0.1:6379/0), CONNECTIONS (50), DURATION (10s),
 THREADS (2).
@@ -101,7 +102,7 @@ def main():
 
     cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"],
                          capture_output=True, text=True).stdout.strip()
-    print(f"""
+    report_md = f"""
 ### vote: `POST /` with wrk, {CONNECTIONS} connections, {DURATION}, {THREADS} wrk threads
 
 Machine: {os.cpu_count()} cores ({cpu}), wrk and Redis on the same machine.
@@ -116,8 +117,12 @@ Machine: {os.cpu_count()} cores ({cpu}), wrk and Redis on the same machine.
 | ready to serve after start | {ready_ms:.1f} ms |
 | RSS idle | {idle_kib / 1024:.1f} MiB |
 | RSS under load (max sampled / peak) | {load_kib / 1024:.1f} / {peak_kib / 1024:.1f} MiB |
-""")
-    print("<details><summary>wrk output</summary>\n\n```\n" + report.strip() + "\n```\n</details>")
+"""
+    report_md += "\n<details><summary>wrk output</summary>\n\n```\n" + report.strip() + "\n```\n</details>\n"
+    print(report_md)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    with open(os.path.join(ROOT, "bench", "results", f"vote-{stamp}.md"), "w") as kept:
+        kept.write(report_md)
     if not all_present:
         sys.exit("some acknowledged votes are missing from Redis")
 
