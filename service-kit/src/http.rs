@@ -1,6 +1,9 @@
 //! The response headers and error pages shared by the web programs (SPEC sections 3 and 5).
 
-use actix_web::{HttpResponse, Resource, http::StatusCode, middleware::DefaultHeaders, web};
+use actix_web::{
+    FromRequest, Handler, HttpResponse, Resource, Responder, http::StatusCode,
+    middleware::DefaultHeaders, web,
+};
 
 /// Everything a page needs comes from the service itself; `connect-src 'self'` covers the
 /// result page's WebSocket back to its own origin.
@@ -52,6 +55,32 @@ pub async fn method_not_allowed() -> HttpResponse {
 /// A route's resource whose other methods get the 405 page rather than an empty 405.
 pub fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+/// A path served only to GET; other methods get the 405 page.
+pub fn get<F, Args>(path: &str, handler: F) -> Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    resource(path).route(web::get().to(handler))
+}
+
+/// The routes every program serves its operators: `/healthz`, `/readyz` (each program says
+/// what ready means) and `/metrics`. Use as `App::configure(operator_routes(readyz))`.
+pub fn operator_routes<F, Args>(readyz: F) -> impl FnOnce(&mut web::ServiceConfig)
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    move |config| {
+        config
+            .service(get("/healthz", crate::lifecycle::healthz))
+            .service(get("/readyz", readyz))
+            .service(get("/metrics", crate::metrics::metrics_endpoint));
+    }
 }
 
 /// Escapes the five characters that matter in HTML text and attribute values.

@@ -1,7 +1,7 @@
 //! What the black-box tests of every program share (a dev-dependency only).
 //!
 //! Tests talk to the machine's real Redis and PostgreSQL and isolate themselves: each has its
-//! own database ([`TestDatabase`]) and its own queue name ([`unique_name`], removed by [`QueueKeys`]), and a test that
+//! own database ([`TestDatabase`]) and its own queue name ([`unique_name`], removed by [`QueueCleanup`]), and a test that
 //! must stop or freeze Redis runs one of its own ([`OwnRedis`]).
 
 use std::{
@@ -127,21 +127,21 @@ fn admin(statement: String) {
 /// Deletes a test's queue and every key beside it (`<queue>:…`, where the worker keeps its
 /// processing lists, leases and dead letters, under ids chosen at run time) when the test ends,
 /// passed or failed.
-pub struct QueueKeys {
+pub struct QueueCleanup {
     url: String,
     queue: String,
 }
 
-impl QueueKeys {
-    pub fn new(url: &str, queue: &str) -> QueueKeys {
-        QueueKeys {
+impl QueueCleanup {
+    pub fn new(url: &str, queue: &str) -> QueueCleanup {
+        QueueCleanup {
             url: url.to_owned(),
             queue: queue.to_owned(),
         }
     }
 }
 
-impl Drop for QueueKeys {
+impl Drop for QueueCleanup {
     fn drop(&mut self) {
         // A Redis the test stopped has nothing left to clean.
         let Ok(mut redis) = redis::Client::open(self.url.as_str())

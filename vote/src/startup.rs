@@ -6,9 +6,9 @@ use std::{future::Future, net::TcpListener, time::Duration};
 use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use service_kit::{
     config::redact_url,
-    http::{not_found, resource, security_headers},
+    http::{get, not_found, operator_routes, resource, security_headers},
     lifecycle::{self, IN_FLIGHT_GRACE_SECS, Lifecycle},
-    metrics::{Metrics, metrics_endpoint, observe},
+    metrics::{Metrics, observe},
 };
 
 use crate::{
@@ -71,12 +71,10 @@ impl Application {
                         .route(web::post().to(routes::vote_form)),
                 )
                 .service(resource("/api/vote").route(web::post().to(routes::vote_api)))
-                .service(resource("/static/vote.css").route(web::get().to(routes::stylesheet)))
-                .service(resource("/favicon.svg").route(web::get().to(routes::favicon)))
-                .service(resource("/favicon.ico").route(web::get().to(routes::favicon)))
-                .service(resource("/healthz").route(web::get().to(lifecycle::healthz)))
-                .service(resource("/readyz").route(web::get().to(lifecycle::readyz)))
-                .service(resource("/metrics").route(web::get().to(metrics_endpoint)))
+                .service(get("/static/vote.css", routes::stylesheet))
+                .service(get("/favicon.svg", routes::favicon))
+                .service(get("/favicon.ico", routes::favicon))
+                .configure(operator_routes(lifecycle::readyz))
                 .default_service(web::to(not_found))
         })
         .listen(listener)?

@@ -7,9 +7,9 @@ use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use service_kit::{
-    http::{not_found, resource, security_headers},
+    http::{not_found, operator_routes, security_headers},
     lifecycle::{self, IN_FLIGHT_GRACE_SECS, Lifecycle},
-    metrics::{Metrics, metrics_endpoint, observe},
+    metrics::{Metrics, observe},
 };
 use tokio::task::JoinHandle;
 
@@ -84,9 +84,7 @@ impl Application {
                 .app_data(lifecycle_data.clone())
                 .wrap(security_headers())
                 .wrap(from_fn(observe))
-                .service(resource("/healthz").route(web::get().to(lifecycle::healthz)))
-                .service(resource("/readyz").route(web::get().to(health::readyz)))
-                .service(resource("/metrics").route(web::get().to(metrics_endpoint)))
+                .configure(operator_routes(health::readyz))
                 .default_service(web::to(not_found))
         })
         // Probes and scrapes only: one HTTP thread keeps the idle footprint small.

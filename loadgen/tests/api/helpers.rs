@@ -9,7 +9,7 @@ use loadgen::{
     settings::{Endpoint, Settings},
 };
 use service_kit::ballot::Ballot;
-use test_support::{LOCAL_REDIS, QueueKeys, TestDatabase, unique_name};
+use test_support::{LOCAL_REDIS, QueueCleanup, TestDatabase, unique_name};
 
 /// What the load generator does by default, aimed at `vote_url`.
 pub fn load(vote_url: &str, votes: u64, concurrency: usize, split: f64) -> Settings {
@@ -69,14 +69,14 @@ pub async fn spawn_result(database: &Database) -> String {
 /// A Redis queue, and the worker's keys beside it, deleted at the end.
 pub struct Queue {
     pub name: String,
-    _cleanup: QueueKeys,
+    _cleanup: QueueCleanup,
 }
 
 impl Queue {
     pub fn new(prefix: &str) -> Queue {
         let name = unique_name(prefix);
         Queue {
-            _cleanup: QueueKeys::new(LOCAL_REDIS, &name),
+            _cleanup: QueueCleanup::new(LOCAL_REDIS, &name),
             name,
         }
     }

@@ -4,8 +4,11 @@ mod assets;
 mod page;
 mod socket;
 
-use actix_web::{FromRequest, Handler, Resource, Responder, web};
-use service_kit::{http, lifecycle, metrics};
+use actix_web::web;
+use service_kit::{
+    http::{self, get},
+    lifecycle,
+};
 
 pub use page::Page;
 
@@ -17,20 +20,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(get("/static/result.css", assets::stylesheet))
         .service(get("/static/result.js", assets::script))
         .service(get("/favicon.svg", assets::favicon))
-        .service(get("/healthz", lifecycle::healthz))
-        .service(get("/readyz", lifecycle::readyz))
-        .service(get("/metrics", metrics::metrics_endpoint))
+        .configure(http::operator_routes(lifecycle::readyz))
         .default_service(web::to(http::not_found));
-}
-
-/// A path served only to GET; other methods get the 405 page.
-fn get<F, Args>(path: &str, handler: F) -> Resource
-where
-    F: Handler<Args>,
-    Args: FromRequest + 'static,
-    F::Output: Responder + 'static,
-{
-    web::resource(path)
-        .route(web::get().to(handler))
-        .default_service(web::to(http::method_not_allowed))
 }

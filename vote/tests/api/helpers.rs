@@ -6,7 +6,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use awc::{Client, ClientResponse, http::header::HeaderMap};
 pub use test_support::{LOCAL_REDIS, OwnRedis, PATIENCE, free_port, wait_until};
-use test_support::{QueueKeys, unique_name};
+use test_support::{QueueCleanup, unique_name};
 use vote::{settings::Settings, startup::Application};
 
 pub struct TestApp {
@@ -15,7 +15,7 @@ pub struct TestApp {
     pub redis_url: String,
     pub client: Client,
     /// Deletes the queue when the test ends.
-    _cleanup: QueueKeys,
+    _cleanup: QueueCleanup,
 }
 
 /// A queue name no other test uses.
@@ -49,7 +49,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     actix_web::rt::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
         address,
-        _cleanup: QueueKeys::new(&redis_url, &queue),
+        _cleanup: QueueCleanup::new(&redis_url, &queue),
         queue,
         redis_url,
         // Redirects are part of what is tested, so they are not followed.

@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use test_support::QueueKeys;
+use test_support::QueueCleanup;
 
 use crate::helpers::{LOCAL_REDIS, free_port, unique_queue, wait_until};
 
@@ -22,7 +22,7 @@ pub struct VoteProcess {
     /// Every line the process printed so far.
     logs: Arc<Mutex<Vec<String>>>,
     /// Deletes the queue when the test ends.
-    _cleanup: QueueKeys,
+    _cleanup: QueueCleanup,
 }
 
 impl VoteProcess {
@@ -53,7 +53,7 @@ impl VoteProcess {
         let process = VoteProcess {
             child,
             port,
-            _cleanup: QueueKeys::new(LOCAL_REDIS, &queue),
+            _cleanup: QueueCleanup::new(LOCAL_REDIS, &queue),
             queue,
             logs,
         };

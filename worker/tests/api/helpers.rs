@@ -5,7 +5,7 @@
 use std::{collections::BTreeMap, net::SocketAddr, process::Stdio, time::Duration};
 
 use redis::AsyncCommands;
-use test_support::{LOCAL_REDIS, QueueKeys, unique_name};
+use test_support::{LOCAL_REDIS, QueueCleanup, unique_name};
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::{mpsc, oneshot, watch},
@@ -130,7 +130,7 @@ pub struct TestQueue {
     pub name: String,
     pub redis: redis::aio::MultiplexedConnection,
     /// Deletes the queue and the workers' keys beside it when the test ends.
-    _cleanup: QueueKeys,
+    _cleanup: QueueCleanup,
 }
 
 impl TestQueue {
@@ -142,7 +142,7 @@ impl TestQueue {
             .await
             .expect("the test Redis answers at 127.0.0.1:6379");
         TestQueue {
-            _cleanup: QueueKeys::new(LOCAL_REDIS, &name),
+            _cleanup: QueueCleanup::new(LOCAL_REDIS, &name),
             name,
             redis,
         }
