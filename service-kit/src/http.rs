@@ -1,7 +1,7 @@
 //! The response headers and error pages shared by the web programs (SPEC sections 3 and 5).
 
 use actix_web::{
-    FromRequest, Handler, HttpResponse, Resource, Responder, http::StatusCode,
+    FromRequest, Handler, HttpResponse, Resource, Responder, Route, guard, http::StatusCode,
     middleware::DefaultHeaders, web,
 };
 
@@ -57,14 +57,20 @@ pub fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
 }
 
-/// A path served only to GET; other methods get the 405 page.
+/// A path served only to GET (and HEAD, which `curl -I` and some monitors send; actix-http
+/// leaves the body out of HEAD answers); other methods get the 405 page.
 pub fn get<F, Args>(path: &str, handler: F) -> Resource
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    resource(path).route(web::get().to(handler))
+    resource(path).route(get_or_head().to(handler))
+}
+
+/// A route for GET and HEAD.
+pub fn get_or_head() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 /// The routes every program serves its operators: `/healthz`, `/readyz` (each program says

@@ -6,7 +6,7 @@ use std::{future::Future, net::TcpListener, time::Duration};
 use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use service_kit::{
     config::redact_url,
-    http::{get, not_found, operator_routes, resource, security_headers},
+    http::{get, get_or_head, not_found, operator_routes, resource, security_headers},
     lifecycle::{self, IN_FLIGHT_GRACE_SECS, Lifecycle},
     metrics::{Metrics, observe},
 };
@@ -67,7 +67,7 @@ impl Application {
                 .wrap(from_fn(observe))
                 .service(
                     resource("/")
-                        .route(web::get().to(routes::index))
+                        .route(get_or_head().to(routes::index))
                         .route(web::post().to(routes::vote_form)),
                 )
                 .service(resource("/api/vote").route(web::post().to(routes::vote_api)))

@@ -129,3 +129,21 @@ async fn health_readiness_and_metrics_answer() {
         metrics.body
     );
 }
+
+#[actix_web::test]
+async fn head_answers_like_get_without_a_body() {
+    let app = spawn_app().await;
+
+    for path in ["/", "/healthz", "/static/vote.css"] {
+        let reply = app
+            .client
+            .head(app.url(path))
+            .send()
+            .await
+            .expect("the service answers");
+        let reply = crate::helpers::read(reply).await;
+
+        assert_eq!(reply.status, 200, "{path}");
+        assert!(reply.body.is_empty(), "{path}: {}", reply.body);
+    }
+}
