@@ -108,37 +108,57 @@ impl BallotQueue {
     /// Appends the ballot; Ok only once Redis has acknowledged it.
     pub async fn push(&self, ballot: &Ballot) -> Result<(), QueueError> {
         let timer = self.metrics.append_duration.start_timer();
-        let mut connection = self.connection.clone();
         let mut command = redis::cmd("RPUSH");
         command.arg(&*self.queue).arg(ballot.to_json());
-        let command = command.query_async::<i64>(&mut connection);
-        let outcome = match tokio::time::timeout(PUSH_TIMEOUT, command).await {
-            Ok(Ok(_length)) => Ok(()),
-            Ok(Err(err)) => Err(QueueError::Redis(err)),
-            Err(_elapsed) => Err(QueueError::Timeout),
-        };
+        let outcome = self.run(command).await;
         timer.observe_duration();
-        self.record(&outcome);
+        match &outcome {
+            Ok(()) => self.metrics.appended.inc(),
+            Err(_) => self.metrics.failed.inc(),
+        }
         outcome
     }
 
-    fn record(&self, outcome: &Result<(), QueueError>) {
+    /// Asks Redis for a PING, so that a wrong or unreachable `REDIS_URL` is logged at start-up
+    /// rather than at the first vote. Nothing waits for it: the page serves either way.
+    pub async fn check(&self) {
+        // The outcome is logged (and shown in `vote_redis_up`) by `run`.
+        let _ = self.run(redis::cmd("PING")).await;
+    }
+
+    /// Runs one command within [`PUSH_TIMEOUT`], and logs when Redis stops or starts answering.
+    async fn run(&self, command: redis::Cmd) -> Result<(), QueueError> {
+        let mut connection = self.connection.clone();
+        let outcome = match tokio::time::timeout(
+            PUSH_TIMEOUT,
+            command.query_async::<redis::Value>(&mut connection),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(QueueError::Redis(err)),
+            Err(_elapsed) => Err(QueueError::Timeout),
+        };
+        self.note_health(&outcome);
+        outcome
+    }
+
+    /// Logs an outage when it starts and when it ends, not once per request.
+    fn note_health(&self, outcome: &Result<(), QueueError>) {
         match outcome {
             Ok(()) => {
-                self.metrics.appended.inc();
                 if !self.healthy.swap(true, Ordering::Relaxed) {
                     self.metrics.redis_up.set(1);
                     tracing::info!(redis_url = %self.redacted_url, "Redis is answering again; votes are recorded");
                 }
             }
             Err(err) => {
-                self.metrics.failed.inc();
                 if self.healthy.swap(false, Ordering::Relaxed) {
                     self.metrics.redis_up.set(0);
                     tracing::error!(
                         redis_url = %self.redacted_url,
                         error = %err,
-                        "cannot append votes to Redis; voters get 503 until it answers (check REDIS_URL)"
+                        "cannot reach Redis; voters get 503 until it answers (check REDIS_URL)"
                     );
                 }
             }

@@ -46,6 +46,10 @@ impl Application {
 
         let metrics = Metrics::new();
         let queue = BallotQueue::new(&settings.redis_url, &settings.vote_queue, &metrics)?;
+        tokio::spawn({
+            let queue = queue.clone();
+            async move { queue.check().await }
+        });
         let lifecycle = Lifecycle::new();
         let shutdown_drain = settings.shutdown_drain;
         let state = web::Data::new(AppState {

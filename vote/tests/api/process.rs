@@ -228,3 +228,18 @@ fn the_healthcheck_subcommand_reports_the_running_service() {
     assert!(healthcheck(vote.port).success());
     assert!(!healthcheck(free_port()).success());
 }
+
+#[test]
+fn an_unreachable_redis_is_logged_at_start_naming_the_variable_and_the_page_still_serves() {
+    let closed = format!("redis://127.0.0.1:{}/0", free_port());
+    let vote = VoteProcess::start(&[("REDIS_URL", &closed)]);
+
+    wait_until("the outage is logged", || {
+        vote.logs().iter().any(|line| {
+            line["level"] == "ERROR" && line["message"].as_str().unwrap_or("").contains("REDIS_URL")
+        })
+    });
+    assert_eq!(vote.request("GET", "/", ""), 200);
+    assert_eq!(vote.request("GET", "/readyz", ""), 200);
+    assert_eq!(vote.request("POST", "/", "vote=a"), 503);
+}
