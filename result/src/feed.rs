@@ -45,7 +45,7 @@ impl TallyFeed {
         // of notifications while a read is running costs one more read, not one per commit.
         let wake = Arc::new(Notify::new());
         tokio::select! {
-            () = lifecycle.stopped() => {}
+            _ = lifecycle.stopped() => {}
             () = self.listen(&wake) => {}
             () = self.follow(&wake) => {}
         }

@@ -1,17 +1,16 @@
 use result::{configuration::Settings, startup::Application};
-use service_kit::{healthcheck, lifecycle, telemetry};
+use service_kit::{healthcheck, lifecycle::StopSignals, telemetry};
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
+    // First, so that a stop signal at any later point ends the process with status 0.
+    let mut signals = StopSignals::install()?;
     healthcheck::run_if_requested(result::configuration::DEFAULT_PORT);
     telemetry::init()?;
     let settings = Settings::from_env()?;
-    let application = Application::build(settings).await?;
-    application
-        .run_until_stopped(async {
-            let signal = lifecycle::shutdown_signal().await;
-            tracing::info!(signal, "shutdown requested");
-        })
-        .await?;
+    let Some(application) = signals.unless_stopped(Application::build(settings)).await else {
+        return Ok(());
+    };
+    application?.run_until_stopped(signals.received()).await?;
     Ok(())
 }

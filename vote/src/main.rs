@@ -1,15 +1,16 @@
+use service_kit::{healthcheck, lifecycle::StopSignals, telemetry};
 use vote::{settings::Settings, startup::Application};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::healthcheck::run_if_requested(vote::settings::DEFAULT_PORT);
-    service_kit::telemetry::init()?;
+    // First, so that a stop signal at any later point ends the process with status 0.
+    let mut signals = StopSignals::install()?;
+    healthcheck::run_if_requested(vote::settings::DEFAULT_PORT);
+    telemetry::init()?;
     let settings = Settings::from_env()?;
-    let app = Application::build(settings).await?;
-    app.run_until_stopped(async {
-        let signal = service_kit::lifecycle::shutdown_signal().await;
-        tracing::info!(signal, "shutdown requested");
-    })
-    .await?;
+    let Some(app) = signals.unless_stopped(Application::build(settings)).await else {
+        return Ok(());
+    };
+    app?.run_until_stopped(signals.received()).await?;
     Ok(())
 }

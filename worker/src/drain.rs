@@ -98,7 +98,7 @@ impl Drain {
                     biased;
                     // A message that a cancelled read had already moved is in the processing
                     // list, which the release on exit gives back.
-                    () = self.lifecycle.stopped() => return,
+                    _ = self.lifecycle.stopped() => return,
                     taken = self.queue.take() => taken,
                 };
                 match taken {
@@ -245,7 +245,7 @@ impl<'a> Retry<'a> {
 async fn pause(lifecycle: &Lifecycle, delay: Duration) -> bool {
     tokio::select! {
         biased;
-        () = lifecycle.stopped() => false,
+        _ = lifecycle.stopped() => false,
         () = tokio::time::sleep(delay) => true,
     }
 }

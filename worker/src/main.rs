@@ -1,15 +1,15 @@
+use service_kit::{healthcheck, lifecycle::StopSignals, telemetry};
 use worker::{configuration::Settings, startup::Application};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    service_kit::healthcheck::run_if_requested(worker::configuration::DEFAULT_PORT);
-    service_kit::telemetry::init()?;
+    // First, so that a stop signal at any later point ends the process with status 0.
+    let mut signals = StopSignals::install()?;
+    healthcheck::run_if_requested(worker::configuration::DEFAULT_PORT);
+    telemetry::init()?;
     let settings = Settings::from_env()?;
-    let application = Application::build(settings).await?;
-    application
-        .run_until_stopped(async {
-            let signal = service_kit::lifecycle::shutdown_signal().await;
-            tracing::info!(signal, "shutdown requested");
-        })
-        .await
+    let Some(application) = signals.unless_stopped(Application::build(settings)).await else {
+        return Ok(());
+    };
+    application?.run_until_stopped(signals.received()).await
 }

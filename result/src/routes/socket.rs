@@ -80,7 +80,7 @@ async fn exchange(
     tokio::pin!(stopped);
     loop {
         tokio::select! {
-            () = &mut stopped => return Ok(Some(CloseCode::Away.into())),
+            _ = &mut stopped => return Ok(Some(CloseCode::Away.into())),
             changed = tally.changed() => {
                 if changed.is_err() {
                     // The feed is gone: the service is stopping.
