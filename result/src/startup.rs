@@ -53,9 +53,13 @@ impl Application {
             .max_connections(MAX_DATABASE_CONNECTIONS)
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_lazy_with(settings.database.clone());
-        let metrics = Metrics::new();
+        let metrics = Metrics::new("result", &settings.app_version);
         let result_metrics = ResultMetrics::register(&metrics);
         let lifecycle = Lifecycle::new();
+        metrics.register_ready("result", {
+            let lifecycle = lifecycle.clone();
+            move || !lifecycle.is_stopping()
+        });
         let (publish, tally) = watch::channel(Tally::default());
         let feed = TallyFeed {
             pool: pool.clone(),

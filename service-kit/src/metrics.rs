@@ -2,9 +2,11 @@
 //!
 //! Each program instance owns a [`Metrics`] with its own registry rather than the
 //! process-global one, so that a test can run several instances in one process. Programs
-//! register their own collectors on [`Metrics::registry`].
+//! register their own collectors with [`Metrics::register`]. Every program exposes what SPEC
+//! section 9 asks of all: the request metrics, `<program>_build_info{version}`,
+//! `<program>_ready` and the process collector.
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use actix_web::{
     Error, HttpResponse,
@@ -15,7 +17,10 @@ use actix_web::{
     web,
 };
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+    core::{Collector, Desc},
+    proto::MetricFamily,
 };
 
 /// The label for requests that matched no route: paths are unbounded, so they are never labels.
@@ -29,7 +34,9 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    /// The registry of one instance of `program` (`vote`, `worker`, `result`: the prefix of
+    /// its own metric names) running `version` (what `APP_VERSION` says).
+    pub fn new(program: &str, version: &str) -> Self {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
             Opts::new("http_requests_total", "HTTP requests answered"),
@@ -54,11 +61,33 @@ impl Metrics {
         };
         metrics.register(metrics.http_requests.clone());
         metrics.register(metrics.http_request_duration.clone());
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                format!("{program}_build_info"),
+                "Always 1; the label says which version runs",
+            ),
+            &["version"],
+        )
+        .expect("metric name and labels are valid constants");
+        build_info.with_label_values(&[version]).set(1);
+        metrics.register(build_info);
+        // CPU, resident memory and open file descriptors of this process, read from /proc.
+        metrics.register(prometheus::process_collector::ProcessCollector::for_self());
         metrics
     }
 
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    /// Registers `<program>_ready`: 1 while `ready` says that `/readyz` would answer 200, read
+    /// at every scrape, so the gauge cannot disagree with the probe.
+    pub fn register_ready(&self, program: &str, ready: impl Fn() -> bool + Send + Sync + 'static) {
+        let gauge = IntGauge::new(
+            format!("{program}_ready"),
+            "1 while /readyz answers 200, else 0",
+        )
+        .expect("metric name is a valid constant");
+        self.register(ReadyGauge {
+            gauge,
+            ready: Arc::new(ready),
+        });
     }
 
     /// Registers a program's own collector. Names are constants of the program, so a clash is
@@ -79,9 +108,20 @@ impl Metrics {
     }
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
+/// A gauge whose value is computed when it is scraped.
+struct ReadyGauge {
+    gauge: IntGauge,
+    ready: Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+impl Collector for ReadyGauge {
+    fn desc(&self) -> Vec<&Desc> {
+        self.gauge.desc()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        self.gauge.set(i64::from((self.ready)()));
+        self.gauge.collect()
     }
 }
 
@@ -123,7 +163,8 @@ pub async fn observe(
         method = %method,
         route = %route,
         status = status.as_u16(),
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        // Whole microseconds: exact enough, and no float's full expansion in the log.
+        latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         "request"
     );
     if let Some(metrics) = metrics {

@@ -11,9 +11,13 @@ use std::{
     time::Duration,
 };
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use service_kit::{ballot::Ballot, config::redact_url, metrics::Metrics};
+use service_kit::{
+    ballot::{Ballot, VoteOption},
+    config::redact_url,
+    metrics::Metrics,
+};
 
 /// SPEC section 3: Redis not answering within 2 s means a 503. Our own deadline is shorter so
 /// the answer, not just the give-up, arrives within the 2 s.
@@ -49,7 +53,9 @@ pub struct BallotQueue {
 
 #[derive(Clone)]
 struct QueueMetrics {
-    appended: IntCounter,
+    /// By option: the ledger's "accepted", and the split a dashboard can show before the
+    /// worker stores anything.
+    appended: IntCounterVec,
     failed: IntCounter,
     redis_up: IntGauge,
     append_duration: Histogram,
@@ -71,8 +77,11 @@ impl BallotQueue {
             .set_number_of_retries(RECONNECT_RETRIES);
         let connection = ConnectionManager::new_lazy_with_config(client, config)?;
         let queue_metrics = QueueMetrics {
-            appended: IntCounter::new("vote_ballots_queued_total", "Ballots Redis acknowledged")
-                .expect("valid metric constant"),
+            appended: IntCounterVec::new(
+                Opts::new("vote_ballots_queued_total", "Ballots Redis acknowledged"),
+                &["vote"],
+            )
+            .expect("valid metric constant"),
             failed: IntCounter::new(
                 "vote_queue_failures_total",
                 "Ballots not recorded because Redis failed or timed out",
@@ -96,6 +105,10 @@ impl BallotQueue {
         metrics.register(queue_metrics.redis_up.clone());
         metrics.register(queue_metrics.append_duration.clone());
         queue_metrics.redis_up.set(1);
+        // Both series exist from the start, so that `increase()` sees the first vote of each.
+        for option in VoteOption::ALL {
+            queue_metrics.appended.with_label_values(&[option.as_str()]);
+        }
         Ok(BallotQueue {
             connection,
             queue: queue.into(),
@@ -113,7 +126,11 @@ impl BallotQueue {
         let outcome = self.run(command).await;
         timer.observe_duration();
         match &outcome {
-            Ok(()) => self.metrics.appended.inc(),
+            Ok(()) => self
+                .metrics
+                .appended
+                .with_label_values(&[ballot.vote.as_str()])
+                .inc(),
             Err(_) => self.metrics.failed.inc(),
         }
         outcome

@@ -44,13 +44,17 @@ impl Application {
             "vote service starting"
         );
 
-        let metrics = Metrics::new();
+        let metrics = Metrics::new("vote", &settings.app_version);
         let queue = BallotQueue::new(&settings.redis_url, &settings.vote_queue, &metrics)?;
         tokio::spawn({
             let queue = queue.clone();
             async move { queue.check().await }
         });
         let lifecycle = Lifecycle::new();
+        metrics.register_ready("vote", {
+            let lifecycle = lifecycle.clone();
+            move || !lifecycle.is_stopping()
+        });
         let shutdown_drain = settings.shutdown_drain;
         let state = web::Data::new(AppState {
             pages: Pages::new(&settings),

@@ -57,7 +57,10 @@ impl Application {
         let pool = crate::store::connection_pool(&settings.database_url)?;
         let worker_id = new_worker_id();
         let keys = QueueKeys::new(&settings.queue, &worker_id);
-        let metrics = Metrics::new();
+        let metrics = Metrics::new(
+            "worker",
+            &service_kit::config::app_version(env!("CARGO_PKG_VERSION")),
+        );
         let worker_metrics = WorkerMetrics::register(&metrics);
         let lifecycle = Lifecycle::new();
 

@@ -114,12 +114,23 @@ async fn health_readiness_and_metrics_answer() {
             .unwrap()
             .starts_with("text/plain")
     );
-    assert!(
-        metrics.body.contains("vote_ballots_queued_total 1"),
-        "{}",
-        metrics.body
-    );
-    assert!(metrics.body.contains("vote_redis_up 1"));
+    for expected in [
+        // Counted by option, and the option nobody chose yet is there at 0.
+        r#"vote_ballots_queued_total{vote="a"} 1"#,
+        r#"vote_ballots_queued_total{vote="b"} 0"#,
+        "vote_redis_up 1",
+        r#"vote_build_info{version="1.2.3-test"} 1"#,
+        "vote_ready 1",
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+        "process_open_fds ",
+    ] {
+        assert!(
+            metrics.body.lines().any(|line| line.starts_with(expected)),
+            "{expected} missing from\n{}",
+            metrics.body
+        );
+    }
     // Labelled by the route pattern and the status, never by the raw path.
     assert!(
         metrics

@@ -149,7 +149,7 @@ fn sigint_stops_it_too() {
 
 #[test]
 fn logs_are_json_with_the_configuration_once_and_a_line_per_request_without_voter_ids() {
-    let vote = VoteProcess::start(&[]);
+    let vote = VoteProcess::start(&[("POD_NAME", "vote-7d9f-x2k4q")]);
 
     assert_eq!(vote.request("POST", "/", "vote=b"), 303);
     assert_eq!(vote.request("GET", "/nowhere/42", ""), 404);
@@ -162,6 +162,11 @@ fn logs_are_json_with_the_configuration_once_and_a_line_per_request_without_vote
             >= 3
     });
     let logs = vote.logs();
+    // Every line says which replica wrote it, and none carries a terminal's colour codes.
+    for line in &logs {
+        assert_eq!(line["instance"], "vote-7d9f-x2k4q", "{line}");
+        assert!(!line.to_string().contains('\u{1b}'), "{line}");
+    }
     let startup: Vec<_> = logs
         .iter()
         .filter(|line| line["message"] == "vote service starting")
@@ -175,7 +180,7 @@ fn logs_are_json_with_the_configuration_once_and_a_line_per_request_without_vote
         .expect("an access line for the vote");
     assert_eq!(vote_line["route"], "/");
     assert_eq!(vote_line["status"], 303);
-    assert!(vote_line["latency_ms"].as_f64().is_some());
+    assert!(vote_line["latency_us"].as_u64().is_some(), "{vote_line}");
     let missing = logs
         .iter()
         .find(|line| line["message"] == "request" && line["status"] == 404)
