@@ -1,6 +1,6 @@
 //! Building and running the application: the same code path in production and in tests.
 
-use std::{future::Future, io, net::TcpListener, time::Duration};
+use std::{future::Future, io, time::Duration};
 
 use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use anyhow::Context;
@@ -81,7 +81,7 @@ impl Application {
         let metrics = web::Data::new(metrics);
         let result_metrics = web::Data::new(result_metrics);
         let lifecycle_data = web::Data::new(lifecycle.clone());
-        let listener = TcpListener::bind(("0.0.0.0", settings.port))
+        let listener = service_kit::net::listen_on_all_interfaces(settings.port)
             .with_context(|| format!("cannot listen on port {} (PORT)", settings.port))?;
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {

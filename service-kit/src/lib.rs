@@ -4,6 +4,7 @@
 //! - [`telemetry`]: logging set-up (`RUST_LOG`, `LOG_FORMAT`).
 //! - [`metrics`]: the Prometheus registry, `/metrics`, and the per-request access log.
 //! - [`lifecycle`]: `/healthz`, `/readyz`, the shutdown signal and the graceful stop.
+//! - [`net`]: the listener on every interface, IPv6 and IPv4.
 //! - [`http`]: the security headers and the small error pages every web program serves.
 //! - [`healthcheck`]: the `healthcheck` subcommand container images use instead of curl.
 //! - [`ballot`]: the queue message of SPEC section 2.
@@ -14,4 +15,5 @@ pub mod healthcheck;
 pub mod http;
 pub mod lifecycle;
 pub mod metrics;
+pub mod net;
 pub mod telemetry;

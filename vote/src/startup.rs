@@ -1,7 +1,7 @@
 //! Binding the listener and wiring the routes. Tests start the service through exactly this
 //! code, on port 0.
 
-use std::{future::Future, net::TcpListener, time::Duration};
+use std::{future::Future, time::Duration};
 
 use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use service_kit::{
@@ -29,7 +29,7 @@ impl Application {
     /// Binds the port and builds everything shared (templates, the Redis connection manager,
     /// metrics) once. Does not wait for Redis: the page serves while Redis is still starting.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let listener = TcpListener::bind(("0.0.0.0", settings.port))
+        let listener = service_kit::net::listen_on_all_interfaces(settings.port)
             .map_err(|err| anyhow::anyhow!("cannot listen on PORT={}: {err}", settings.port))?;
         let port = listener.local_addr()?.port();
         tracing::info!(

@@ -1,7 +1,7 @@
 //! Building the worker and running it until shutdown. Tests start it through exactly this code,
 //! on port 0.
 
-use std::{future::Future, net::TcpListener, time::Duration};
+use std::{future::Future, time::Duration};
 
 use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use anyhow::Context;
@@ -48,7 +48,7 @@ impl Application {
         // One crypto provider for the whole process (rustls with ring), for `rediss://` and
         // `sslmode=require` alike. Fails only if one is installed already, which is as good.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let listener = TcpListener::bind(("0.0.0.0", settings.port))
+        let listener = service_kit::net::listen_on_all_interfaces(settings.port)
             .with_context(|| format!("cannot listen on PORT={}", settings.port))?;
         let port = listener.local_addr()?.port();
 

@@ -158,3 +158,26 @@ async fn head_answers_like_get_without_a_body() {
         assert!(reply.body.is_empty(), "{path}: {}", reply.body);
     }
 }
+
+#[actix_web::test]
+async fn the_service_answers_on_ipv6_and_ipv4() {
+    let app = spawn_app().await;
+    let port = app
+        .address
+        .rsplit(':')
+        .next()
+        .expect("the address has a port");
+    // Skipped only where the host has no IPv6 loopback at all.
+    let mut addresses = vec![format!("http://127.0.0.1:{port}/healthz")];
+    if std::net::TcpListener::bind("[::1]:0").is_ok() {
+        addresses.push(format!("http://[::1]:{port}/healthz"));
+    }
+    for address in addresses {
+        let reply = app.client.get(&address).send().await;
+        assert_eq!(
+            reply.map(|reply| reply.status().as_u16()).ok(),
+            Some(200),
+            "{address}"
+        );
+    }
+}
