@@ -92,10 +92,6 @@ impl ResultClient {
         }
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
     pub async fn tally(&self) -> anyhow::Result<Tally> {
         let mut response = self
             .client
