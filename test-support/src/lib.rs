@@ -4,6 +4,8 @@
 //! own database ([`TestDatabase`]) and its own queue name ([`unique_name`], removed by [`QueueCleanup`]), and a test that
 //! must stop or freeze Redis runs one of its own ([`OwnRedis`]).
 
+pub mod metrics;
+
 use std::{
     net::TcpListener,
     path::{Path, PathBuf},

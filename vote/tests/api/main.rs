@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod helpers;
+mod metrics;
 mod page;
 mod process;
 mod redis_outage;
