@@ -29,13 +29,26 @@ def workflow_lines():
     return [line.strip() for step in steps for line in step.get("run", "").splitlines()]
 
 
+def runs(command, line):
+    """Whether `line` runs `command` whole: alone, or inside `$(...)`, a pipeline, `test ...`,
+    but not as the start of a longer word (`deployment/vote` inside `deployment/vote2`)."""
+    return re.search(r"(^|[\s($`])" + re.escape(command) + r"($|[\s)|;&\"`])", line) is not None
+
+
 def test_every_workshop_command_runs_in_the_kind_workflow_in_order():
     lines = workflow_lines()
     position = 0
     for command in workshop_commands(WORKSHOP.read_text()):
-        later = [i for i, line in enumerate(lines) if command in line and i >= position]
+        later = [i for i, line in enumerate(lines) if runs(command, line) and i >= position]
         assert later, f"the kind workflow does not run, after the previous one: {command}"
         position = later[0]
+
+
+def test_a_longer_command_is_not_the_same_command():
+    assert runs("kubectl rollout undo deployment/vote", "kubectl rollout undo deployment/vote")
+    assert runs("docker wait votes", 'test "$(docker wait votes)" = 0')
+    assert not runs("kubectl rollout undo deployment/vote", "kubectl rollout undo deployment/vote2")
+    assert not runs("kind load docker-image x", "echo kind load docker-image x.tar")
 
 
 def test_the_check_reads_the_commands_of_every_block():
