@@ -488,3 +488,76 @@ def pod_names(objects):
                     "metadata.name"
                 )
     return problems
+
+
+RECOMMENDED_LABELS = (
+    "app",
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/component",
+)
+
+
+def labels(objects):
+    """SPEC 10: every pod carries `app` (what its Service selects) and the recommended labels,
+    part of voting-app, and no version label (it would go stale under `kubectl set image`)."""
+    problems = []
+    for workload in workloads(objects):
+        pod_labels = pod_template(workload)["metadata"].get("labels") or {}
+        for key in RECOMMENDED_LABELS:
+            if key not in pod_labels:
+                problems.append(f"{describe(workload)}: its pods lack the label {key}")
+        if pod_labels.get("app.kubernetes.io/part-of", "voting-app") != "voting-app":
+            problems.append(f"{describe(workload)}: its pods are not part of voting-app")
+        for key in VERSION_LABELS:
+            if key in pod_labels:
+                problems.append(f"{describe(workload)}: its pods carry the label {key}")
+    return problems
+
+
+def conduct(objects):
+    """What the issue asks of every container: the restricted Pod Security profile (a numeric
+    non-root user, no privilege escalation, every capability dropped, the runtime's seccomp
+    profile, a read-only root), CPU and memory requests and a memory limit, images pulled only
+    when absent; and of every pod: its own ServiceAccount, without an API token."""
+    problems = []
+    service_accounts = {
+        (a["metadata"].get("namespace", "default"), a["metadata"]["name"]): a
+        for a in of_kind(objects, "ServiceAccount")
+    }
+    used_by = {}
+    for workload in workloads(objects):
+        spec = pod_template(workload)["spec"]
+        pod_security = spec.get("securityContext") or {}
+        namespace = workload["metadata"].get("namespace", "default")
+        account = spec.get("serviceAccountName")
+        if (namespace, account) not in service_accounts:
+            problems.append(f"{describe(workload)}: no ServiceAccount of its own")
+        used_by.setdefault(account, []).append(workload)
+        if spec.get("automountServiceAccountToken") is not False:
+            problems.append(f"{describe(workload)}: mounts an API token")
+        for container in containers(workload):
+            where = f"{describe(workload)} container {container['name']}"
+            security = {**pod_security, **(container.get("securityContext") or {})}
+            user = security.get("runAsUser")
+            if security.get("runAsNonRoot") is not True or not isinstance(user, int) or user == 0:
+                problems.append(f"{where}: not a numeric non-root user")
+            if security.get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{where}: may escalate privileges")
+            if "ALL" not in ((security.get("capabilities") or {}).get("drop") or []):
+                problems.append(f"{where}: keeps capabilities")
+            if (security.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+                problems.append(f"{where}: no RuntimeDefault seccomp profile")
+            if security.get("readOnlyRootFilesystem") is not True:
+                problems.append(f"{where}: a writable root filesystem")
+            resources = container.get("resources") or {}
+            for kind, resource in (("requests", "cpu"), ("requests", "memory"), ("limits", "memory")):
+                if resource not in (resources.get(kind) or {}):
+                    problems.append(f"{where}: no {resource} {kind[:-1]}")
+            if container.get("imagePullPolicy") != "IfNotPresent":
+                problems.append(f"{where}: imagePullPolicy is not IfNotPresent")
+    for account, users in used_by.items():
+        if len(users) > 1:
+            names = ", ".join(describe(w) for w in users)
+            problems.append(f"ServiceAccount {account} is shared by {names}")
+    return problems

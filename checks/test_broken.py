@@ -82,6 +82,60 @@ def test_a_budget_for_no_pods_is_found(objects):
     assert problems_mention(invariants.selectors(objects), "PodDisruptionBudget", "0 workloads")
 
 
+def test_a_version_label_on_pods_is_found(objects):
+    pod_template(find(objects, "Deployment", "result"))["metadata"]["labels"]["version"] = "v1"
+    assert invariants.labels(objects) == [
+        "Deployment voting-app/result: its pods carry the label version"
+    ]
+
+
+def test_a_missing_recommended_label_is_found(objects):
+    del pod_template(find(objects, "StatefulSet", "db"))["metadata"]["labels"][
+        "app.kubernetes.io/component"
+    ]
+    assert invariants.labels(objects) == [
+        "StatefulSet voting-app/db: its pods lack the label app.kubernetes.io/component"
+    ]
+
+
+# --- conduct of every container -----------------------------------------------------------
+
+
+def test_a_root_container_is_found(objects):
+    del pod_template(find(objects, "Deployment", "vote"))["spec"]["securityContext"]["runAsUser"]
+    assert invariants.conduct(objects) == [
+        "Deployment voting-app/vote container vote: not a numeric non-root user"
+    ]
+
+
+def test_a_writable_root_and_kept_capabilities_are_found(objects):
+    security = container(objects, "redis")["securityContext"]
+    security["readOnlyRootFilesystem"] = False
+    security["capabilities"] = {"drop": ["NET_RAW"]}
+    assert invariants.conduct(objects) == [
+        "StatefulSet voting-app/redis container redis: keeps capabilities",
+        "StatefulSet voting-app/redis container redis: a writable root filesystem",
+    ]
+
+
+def test_a_missing_memory_limit_and_a_shared_account_are_found(objects):
+    del container(objects, "worker")["resources"]["limits"]
+    pod_template(find(objects, "Deployment", "result"))["spec"]["serviceAccountName"] = "vote"
+    assert invariants.conduct(objects) == [
+        "Deployment voting-app/worker container worker: no memory limit",
+        "ServiceAccount vote is shared by Deployment voting-app/vote, Deployment voting-app/result",
+    ]
+
+
+def test_an_api_token_and_a_pull_policy_of_always_are_found(objects):
+    pod_template(find(objects, "Deployment", "vote"))["spec"]["automountServiceAccountToken"] = True
+    container(objects, "vote")["imagePullPolicy"] = "Always"
+    assert invariants.conduct(objects) == [
+        "Deployment voting-app/vote: mounts an API token",
+        "Deployment voting-app/vote container vote: imagePullPolicy is not IfNotPresent",
+    ]
+
+
 # --- ports and probes ---------------------------------------------------------------------
 
 

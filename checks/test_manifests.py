@@ -37,6 +37,8 @@ def test_apply_f_and_apply_k_give_the_same_objects(applied_once, kustomized_once
         invariants.autoscaling,
         invariants.programs_covered,
         invariants.pod_names,
+        invariants.labels,
+        invariants.conduct,
         netpol.edge_problems,
     ],
     ids=lambda check: check.__name__,
