@@ -1,6 +1,7 @@
 //! What the three programs of the voting app share.
 //!
 //! - [`config`]: settings from environment variables, with errors that name the variable.
+//! - [`environment`]: each program's list of the variables it reads, with their defaults.
 //! - [`telemetry`]: logging set-up (`RUST_LOG`, `LOG_FORMAT`).
 //! - [`metrics`]: the Prometheus registry, `/metrics`, and the per-request access log.
 //! - [`lifecycle`]: `/healthz`, `/readyz`, the shutdown signal and the graceful stop.
@@ -11,6 +12,7 @@
 
 pub mod ballot;
 pub mod config;
+pub mod environment;
 pub mod healthcheck;
 pub mod http;
 pub mod lifecycle;

@@ -2,9 +2,16 @@
 
 use std::time::Duration;
 
-use service_kit::config::{self, ConfigError};
+use service_kit::{
+    config::{self, ConfigError},
+    environment::Environment,
+};
 
+/// Where `healthcheck` looks when `PORT` is unset; the same as `environment.json`'s default.
 pub const DEFAULT_PORT: u16 = 8080;
+
+/// The variables the vote service reads, with their defaults and meanings.
+pub const ENVIRONMENT: &str = include_str!("../environment.json");
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -24,15 +31,19 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_environment(&Environment::new(ENVIRONMENT))
+    }
+
+    pub fn from_environment(environment: &Environment) -> Result<Settings, ConfigError> {
         Ok(Settings {
-            port: config::parse_or("PORT", DEFAULT_PORT)?,
-            redis_url: config::var_or("REDIS_URL", "redis://redis:6379/0"),
-            vote_queue: config::var_or("VOTE_QUEUE", "votes"),
-            option_a: config::var_or("OPTION_A", "Cats"),
-            option_b: config::var_or("OPTION_B", "Dogs"),
+            port: environment.parse("PORT")?,
+            redis_url: environment.text("REDIS_URL"),
+            vote_queue: environment.text("VOTE_QUEUE"),
+            option_a: environment.text("OPTION_A"),
+            option_b: environment.text("OPTION_B"),
             app_version: config::app_version(env!("CARGO_PKG_VERSION")),
             hostname: config::hostname(),
-            shutdown_drain: service_kit::lifecycle::drain_from_env()?,
+            shutdown_drain: environment.seconds("SHUTDOWN_DRAIN_SECONDS")?,
         })
     }
 
@@ -42,5 +53,22 @@ impl Settings {
             service_kit::ballot::VoteOption::A => &self.option_a,
             service_kit::ballot::VoteOption::B => &self.option_b,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_json_lists_exactly_what_the_settings_read() {
+        let environment = Environment::new(ENVIRONMENT);
+        Settings::from_environment(&environment).expect("the defaults are valid settings");
+        environment.assert_list_is_complete();
+        assert_eq!(
+            environment.text("PORT"),
+            DEFAULT_PORT.to_string(),
+            "healthcheck's default port agrees with the list"
+        );
     }
 }
