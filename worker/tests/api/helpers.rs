@@ -207,12 +207,17 @@ impl TestQueue {
     /// The messages still in Redis: waiting in the queue or held by a worker.
     pub async fn messages_in_redis(&self) -> usize {
         let mut total = self.len(&self.name).await;
-        for key in self.keys().await {
-            if key.contains(":processing:") {
-                total += self.len(&key).await;
-            }
+        for key in self.processing_lists().await {
+            total += self.len(&key).await;
         }
         total
+    }
+
+    /// The workers' processing lists that exist (hold messages).
+    pub async fn processing_lists(&self) -> Vec<String> {
+        let mut keys = self.keys().await;
+        keys.retain(|key| key.contains(":processing:"));
+        keys
     }
 
     /// Every key of this queue, the queue itself included.

@@ -34,6 +34,35 @@ async fn assert_every_vote_stored(database: &TestDatabase, redis_url: &str, queu
 }
 
 #[tokio::test]
+async fn sigterm_finishes_the_batch_in_hand_and_exits_zero_within_ten_seconds_holding_nothing() {
+    // Arrange
+    let database = TestDatabase::create().await;
+    let queue = TestQueue::create().await;
+    let mut worker = WorkerProcess::start(LOCAL_REDIS, &database.url(), &queue.name);
+    worker.wait_ready().await;
+    queue.push(&votes()).await;
+    wait_until_async("the drain has begun", async || {
+        database.vote_count().await > 0
+    })
+    .await;
+
+    // Act
+    let (exit, took) = worker.terminate().await;
+
+    // Assert: every vote is either stored or back in the queue; none is held by the stopped
+    // worker, which is forgotten.
+    worker.assert_stopped_in_time(exit, took).await;
+    let stored = database.vote_count().await;
+    assert_eq!(stored + queue.len(&queue.name).await as i64, VOTES);
+    assert_eq!(queue.processing_lists().await, Vec::<String>::new());
+    let workers: Vec<String> =
+        redis::AsyncCommands::smembers(&mut queue.redis.clone(), queue.key("workers"))
+            .await
+            .unwrap();
+    assert!(workers.is_empty(), "deregistered: {workers:?}");
+}
+
+#[tokio::test]
 async fn sigterm_with_redis_frozen_mid_drain_exits_zero_within_ten_seconds() {
     // Arrange: a worker draining from a Redis of the test's own, frozen mid-drain.
     let database = TestDatabase::create().await;
@@ -89,12 +118,9 @@ async fn sigterm_with_postgres_hanging_mid_batch_exits_zero_in_time_and_gives_th
     // Assert: in time, and the batch it could not store is back in the queue at once.
     worker.assert_stopped_in_time(exit, took).await;
     assert!(worker.logged("gave the unfinished batch back to the queue"));
-    assert!(
-        queue
-            .keys()
-            .await
-            .iter()
-            .all(|key| !key.contains(":processing:")),
+    assert_eq!(
+        queue.processing_lists().await,
+        Vec::<String>::new(),
         "the stopped worker holds nothing"
     );
     assert_every_vote_stored(&database, LOCAL_REDIS, &queue.name).await;
