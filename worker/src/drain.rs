@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
-use prometheus::IntGauge;
 use service_kit::{
     ballot::{Ballot, MalformedBallot},
     lifecycle::Lifecycle,
@@ -13,6 +12,7 @@ use service_kit::{
 
 use crate::{
     backoff::Backoff,
+    health::Health,
     queue::{Housekeeper, Queue},
     schema,
     store::{self, FoldedBatch, on_connection},
@@ -25,7 +25,7 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Migrating may wait for another worker's migration (the advisory lock) and, once, count the
 /// existing votes into the new tally; longer than this means the database is not answering.
 const MIGRATION_TIMEOUT: Duration = Duration::from_secs(300);
-/// The readiness probe's query: short, since it only asks whether PostgreSQL answers.
+/// The health probe's query: short, since it only asks whether PostgreSQL answers.
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Which backing service an error came from: the log line names the variable to check.
@@ -49,35 +49,34 @@ impl Service {
             Service::Postgres => "DATABASE_URL",
         }
     }
-
-    fn up(self, metrics: &WorkerMetrics) -> &IntGauge {
-        match self {
-            Service::Redis => &metrics.redis_up,
-            Service::Postgres => &metrics.postgres_up,
-        }
-    }
 }
 
 pub struct Drain {
     pub queue: Queue,
     pub pool: Pool,
     pub metrics: WorkerMetrics,
+    pub health: Health,
     pub lifecycle: Lifecycle,
 }
 
 impl Drain {
     /// Migrates the schema, then drains until shutdown. Returns once the batch in hand (if
     /// any) is committed and acknowledged, or, if a backing service failed during shutdown,
-    /// left in the processing list for the release that follows.
+    /// left in the processing list for the release that follows. A blocking read in progress
+    /// at the stop has been answered (or the stop's deadline has passed) when this returns.
     pub async fn run(mut self) {
-        let mut retry = Retry::new(&self.lifecycle, &self.metrics, Service::Postgres);
+        let mut retry = Retry::new(&self.lifecycle, Service::Postgres);
         let version = loop {
-            let migrated = on_connection!(self.pool, MIGRATION_TIMEOUT, |client| {
-                schema::migrate(&mut client)
-            })
-            .await;
+            let migrated = tokio::select! {
+                biased;
+                // Nothing is held yet: the stop need not wait for a migration.
+                _ = self.lifecycle.stopped() => return,
+                migrated = on_connection!(self.pool, MIGRATION_TIMEOUT, |client| {
+                    schema::migrate(&mut client)
+                }) => migrated,
+            };
             match migrated {
-                Ok(version) => break retry.succeeded(version),
+                Ok(version) => break version,
                 Err(err) => {
                     if !retry.failed(err).await {
                         return;
@@ -85,24 +84,18 @@ impl Drain {
                 }
             }
         };
+        self.health.schema_migrated();
         tracing::info!(
             version,
             worker_id = %self.queue.keys().worker_id,
             "schema ready; draining the queue"
         );
 
-        loop {
-            let mut retry = Retry::new(&self.lifecycle, &self.metrics, Service::Redis);
+        while !self.lifecycle.is_stopping() {
+            let mut retry = Retry::new(&self.lifecycle, Service::Redis);
             let taken = loop {
-                let taken = tokio::select! {
-                    biased;
-                    // A message that a cancelled read had already moved is in the processing
-                    // list, which the release on exit gives back.
-                    _ = self.lifecycle.stopped() => return,
-                    taken = self.queue.take() => taken,
-                };
-                match taken {
-                    Ok(batch) => break retry.succeeded(batch),
+                match self.queue.take(&self.lifecycle).await {
+                    Ok(batch) => break batch,
                     Err(err) => {
                         if !retry.failed(err.into()).await {
                             return;
@@ -131,14 +124,14 @@ impl Drain {
         let batch = FoldedBatch::fold(ballots);
 
         if !batch.is_empty() {
-            let mut retry = Retry::new(&self.lifecycle, &self.metrics, Service::Postgres);
+            let mut retry = Retry::new(&self.lifecycle, Service::Postgres);
             loop {
                 let stored = on_connection!(self.pool, STORE_TIMEOUT, |client| {
                     store::store_batch(&mut client, &batch)
                 })
                 .await;
                 match stored {
-                    Ok(()) => break retry.succeeded(()),
+                    Ok(()) => break,
                     Err(err) => {
                         if !retry.failed(err).await {
                             return false;
@@ -149,10 +142,10 @@ impl Drain {
         }
 
         let dead: Vec<&[u8]> = dead_letters.iter().map(|(message, _)| *message).collect();
-        let mut retry = Retry::new(&self.lifecycle, &self.metrics, Service::Redis);
+        let mut retry = Retry::new(&self.lifecycle, Service::Redis);
         loop {
             match self.queue.acknowledge(&dead).await {
-                Ok(()) => break retry.succeeded(()),
+                Ok(()) => break,
                 Err(err) => {
                     if !retry.failed(err.into()).await {
                         return false;
@@ -201,34 +194,27 @@ fn parse(message: &[u8]) -> Result<Ballot, MalformedBallot> {
 }
 
 /// Repeated attempts at one step against one backing service: capped backoff between
-/// failures, each logged with the variable to check, and the service's health gauge kept.
+/// failures, each logged with the variable to check. Health is the probes' to record, not
+/// the drain's: a step that fails for another reason than reachability must not make readiness
+/// flap against them.
 struct Retry<'a> {
     lifecycle: &'a Lifecycle,
-    metrics: &'a WorkerMetrics,
     service: Service,
     backoff: Backoff,
 }
 
 impl<'a> Retry<'a> {
-    fn new(lifecycle: &'a Lifecycle, metrics: &'a WorkerMetrics, service: Service) -> Self {
+    fn new(lifecycle: &'a Lifecycle, service: Service) -> Self {
         Retry {
             lifecycle,
-            metrics,
             service,
             backoff: Backoff::new(),
         }
     }
 
-    /// Records the success and passes `value` through.
-    fn succeeded<T>(&self, value: T) -> T {
-        self.service.up(self.metrics).set(1);
-        value
-    }
-
     /// Logs the failure and waits before the next attempt. False means give up: the worker is
     /// stopping, and whatever was not acknowledged is still in Redis.
     async fn failed(&mut self, err: anyhow::Error) -> bool {
-        self.service.up(self.metrics).set(0);
         let delay = self.backoff.next_delay();
         tracing::warn!(
             error = format!("{err:#}"),
@@ -250,46 +236,61 @@ async fn pause(lifecycle: &Lifecycle, delay: Duration) -> bool {
     }
 }
 
-/// Every `period` until shutdown: renews this worker's lease, recovers messages from workers
-/// whose lease expired, and refreshes the queue depth and the health of both services.
-/// Returns the housekeeper for the release on exit.
+/// Every `period` until shutdown: renews this worker's lease, recovers the processing lists
+/// that no live lease covers, and probes both services for [`Health`], with the queue depth.
+/// At the stop, a round in progress is abandoned (it holds nothing) and the housekeeper
+/// returned for the release on exit.
 pub async fn housekeeping(
     mut housekeeper: Housekeeper,
     pool: Pool,
+    health: Health,
     metrics: WorkerMetrics,
     lifecycle: Lifecycle,
     period: Duration,
 ) -> Housekeeper {
     loop {
-        match housekeeper.run_chores().await {
-            Ok(chores) => {
-                metrics.redis_up.set(1);
-                metrics.queue_depth.set(chores.queue_depth as i64);
-                if chores.recovered > 0 {
-                    tracing::info!(
-                        messages = chores.recovered,
-                        "gave back to the queue the messages of workers whose lease expired"
-                    );
-                    metrics.recovered.inc_by(chores.recovered);
-                }
-            }
-            Err(err) => {
-                metrics.redis_up.set(0);
-                tracing::warn!(error = %err, "Redis is unreachable or failing (check REDIS_URL)");
-            }
-        }
-        let answered = ping(&pool).await;
-        if let Err(err) = &answered {
-            tracing::warn!(
-                error = format!("{err:#}"),
-                "PostgreSQL is unreachable or failing (check DATABASE_URL)"
-            );
-        }
-        metrics.postgres_up.set(i64::from(answered.is_ok()));
-        if !pause(&lifecycle, period).await {
+        let stopped = tokio::select! {
+            biased;
+            _ = lifecycle.stopped() => true,
+            () = round(&mut housekeeper, &pool, &health, &metrics) => false,
+        };
+        if stopped || !pause(&lifecycle, period).await {
             return housekeeper;
         }
     }
+}
+
+async fn round(
+    housekeeper: &mut Housekeeper,
+    pool: &Pool,
+    health: &Health,
+    metrics: &WorkerMetrics,
+) {
+    let chores = housekeeper.run_chores().await;
+    health.redis_probed(chores.is_ok());
+    match chores {
+        Ok(chores) => {
+            metrics.queue_depth.set(chores.queue_depth as i64);
+            if chores.recovered > 0 {
+                tracing::info!(
+                    messages = chores.recovered,
+                    "gave back to the queue the messages of workers whose lease expired"
+                );
+                metrics.recovered.inc_by(chores.recovered);
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "Redis is unreachable or failing (check REDIS_URL)");
+        }
+    }
+    let answered = ping(pool).await;
+    if let Err(err) = &answered {
+        tracing::warn!(
+            error = format!("{err:#}"),
+            "PostgreSQL is unreachable or failing (check DATABASE_URL)"
+        );
+    }
+    health.postgres_probed(answered.is_ok());
 }
 
 async fn ping(pool: &Pool) -> anyhow::Result<()> {

@@ -10,7 +10,7 @@ use tokio_postgres::Client;
 /// The advisory lock every migrating worker takes: any 64-bit constant, the same in every
 /// version of the worker. It is scoped to the database, so tests in their own databases do not
 /// wait on each other.
-const MIGRATION_LOCK: i64 = 0x766f_7465_5f73_6368;
+pub const MIGRATION_LOCK: i64 = 0x766f_7465_5f73_6368;
 
 struct Migration {
     version: i32,

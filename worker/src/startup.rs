@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use crate::{
     configuration::Settings,
     drain::{self, Drain},
-    health,
+    health::{self, Health},
     queue::{Housekeeper, Queue, QueueKeys, new_worker_id},
     telemetry::WorkerMetrics,
 };
@@ -24,10 +24,11 @@ use crate::{
 /// The worker serves no traffic, only probes: readiness turning 503 needs no time for load
 /// balancers to react, so the HTTP side stops at once.
 const HTTP_DRAIN: Duration = Duration::ZERO;
-/// SPEC section 6 gives 10 s from the signal to exit. The batch in hand normally commits in
-/// milliseconds; if a backing service hangs, the drain is abandoned after this (its messages
-/// are still in Redis) so the process still exits in time.
-const DRAIN_STOP_LIMIT: Duration = Duration::from_secs(7);
+/// Of the stop's deadline, what the drain leaves for the release that follows it: a single
+/// Redis script, which answers in milliseconds. If a backing service hangs, the batch in hand
+/// is abandoned this long before the deadline (its messages are still in Redis), so that the
+/// release still gives them back at once when only PostgreSQL hangs.
+const RELEASE_RESERVE: Duration = Duration::from_secs(1);
 
 pub struct Application {
     port: u16,
@@ -36,6 +37,7 @@ pub struct Application {
     drain: Drain,
     housekeeper: Housekeeper,
     pool: Pool,
+    health: Health,
     metrics: WorkerMetrics,
     housekeeping_period: Duration,
 }
@@ -62,6 +64,7 @@ impl Application {
             &service_kit::config::app_version(env!("CARGO_PKG_VERSION")),
         );
         let worker_metrics = WorkerMetrics::register(&metrics);
+        let health = Health::new(&worker_metrics);
         let lifecycle = Lifecycle::new();
 
         let drain = Drain {
@@ -73,17 +76,18 @@ impl Application {
             ),
             pool: pool.clone(),
             metrics: worker_metrics.clone(),
+            health: health.clone(),
             lifecycle: lifecycle.clone(),
         };
         let housekeeper = Housekeeper::new(redis, keys, settings.lease);
 
         let metrics = web::Data::new(metrics);
-        let worker_metrics_data = web::Data::new(worker_metrics.clone());
+        let health_data = web::Data::new(health.clone());
         let lifecycle_data = web::Data::new(lifecycle.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(metrics.clone())
-                .app_data(worker_metrics_data.clone())
+                .app_data(health_data.clone())
                 .app_data(lifecycle_data.clone())
                 .wrap(security_headers())
                 .wrap(from_fn(observe))
@@ -105,6 +109,7 @@ impl Application {
             drain,
             housekeeper,
             pool,
+            health,
             metrics: worker_metrics,
             // A third of the lease: a lease survives two missed renewals, and a dead worker's
             // messages are recovered at most a lease plus this after its last renewal.
@@ -118,11 +123,16 @@ impl Application {
 
     /// Drains and serves until `shutdown` resolves, then stops as SPEC section 6 says:
     /// readiness 503 at once, the batch in hand committed and acknowledged, anything still held
-    /// given back to the queue, and exit.
+    /// given back to the queue, and exit, every wait of it by the stop's one deadline.
+    ///
+    /// The order of the stop is what keeps the blocking read from stranding a message: the
+    /// drain ends only once Redis has answered its read (see [`Queue::take`]), and only then
+    /// does the release give back this worker's processing list and delete its lease.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let housekeeping: JoinHandle<Housekeeper> = tokio::spawn(drain::housekeeping(
             self.housekeeper,
             self.pool,
+            self.health,
             self.metrics,
             self.lifecycle.clone(),
             self.housekeeping_period,
@@ -137,31 +147,45 @@ impl Application {
             lifecycle.begin_shutdown();
             served
         };
-        // The drain's time limit counts from the signal, while the HTTP side stops beside it.
         let finishing = async {
-            lifecycle.stopped().await;
-            if tokio::time::timeout(DRAIN_STOP_LIMIT, &mut draining)
-                .await
-                .is_err()
-            {
-                tracing::warn!("the batch in hand did not finish in time; it stays in Redis");
-                draining.abort();
+            let deadline = lifecycle.stopped().await;
+            match tokio::time::timeout_at(deadline - RELEASE_RESERVE, &mut draining).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::error!(error = %err, "the drain task failed"),
+                Err(_elapsed) => {
+                    tracing::warn!("the batch in hand did not finish in time; it stays in Redis");
+                    draining.abort();
+                }
             }
+            // The housekeeping round in progress is abandoned at the stop: this is immediate.
+            let housekeeper = match lifecycle.within_deadline(housekeeping).await {
+                Some(Ok(housekeeper)) => housekeeper,
+                Some(Err(err)) => {
+                    tracing::error!(error = %err, "the housekeeping task failed");
+                    return;
+                }
+                None => return,
+            };
+            release(housekeeper, lifecycle).await;
         };
         let (served, ()) = tokio::join!(serving, finishing);
-        let mut housekeeper = housekeeping
-            .await
-            .context("the housekeeping task panicked")?;
-        match housekeeper.release_own().await {
-            Ok(0) => {}
-            Ok(messages) => tracing::info!(messages, "gave the unfinished batch back to the queue"),
-            Err(err) => tracing::warn!(
-                error = %err,
-                "could not give back the unfinished batch; another worker will recover it \
-                 when this worker's lease expires"
-            ),
-        }
         tracing::info!("worker stopped");
         served.context("the HTTP server failed")
+    }
+}
+
+/// Gives back what this worker still holds, by the stop's deadline.
+async fn release(mut housekeeper: Housekeeper, lifecycle: &Lifecycle) {
+    let leftover = "another worker will recover it when this worker's lease expires";
+    match lifecycle.within_deadline(housekeeper.release_own()).await {
+        Some(Ok(0)) => {}
+        Some(Ok(messages)) => {
+            tracing::info!(messages, "gave the unfinished batch back to the queue");
+        }
+        Some(Err(err)) => tracing::warn!(
+            error = %err,
+            "could not give back the unfinished batch; {leftover}"
+        ),
+        None => tracing::warn!("Redis did not answer the release by the stop deadline; {leftover}"),
     }
 }

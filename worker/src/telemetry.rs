@@ -14,11 +14,16 @@ pub struct WorkerMetrics {
     pub batch_duration: Histogram,
     /// The length of the queue at the last housekeeping round.
     pub queue_depth: IntGauge,
-    /// Messages given back to the queue from workers whose lease expired.
+    /// Messages given back to the queue from processing lists without a live lease.
     pub recovered: IntCounter,
-    /// 1 when the last command to Redis succeeded. Readiness reads it too.
+    /// 1 when the last housekeeping probe of Redis succeeded; written only by [`Health`],
+    /// which it mirrors.
+    ///
+    /// [`Health`]: crate::health::Health
     pub redis_up: IntGauge,
-    /// 1 when the last query to PostgreSQL succeeded. Readiness reads it too.
+    /// 1 when the last housekeeping probe of PostgreSQL succeeded; written only by [`Health`].
+    ///
+    /// [`Health`]: crate::health::Health
     pub postgres_up: IntGauge,
 }
 
@@ -61,11 +66,14 @@ impl WorkerMetrics {
                 "Messages given back to the queue from workers whose lease expired",
             )
             .expect("metric name is a valid constant"),
-            redis_up: IntGauge::new("worker_redis_up", "1 when Redis answered the last command")
-                .expect("metric name is a valid constant"),
+            redis_up: IntGauge::new(
+                "worker_redis_up",
+                "1 when Redis answered the last health probe",
+            )
+            .expect("metric name is a valid constant"),
             postgres_up: IntGauge::new(
                 "worker_postgres_up",
-                "1 when PostgreSQL answered the last query",
+                "1 when PostgreSQL answered the last health probe",
             )
             .expect("metric name is a valid constant"),
         };

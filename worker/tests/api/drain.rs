@@ -1,8 +1,14 @@
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
-use test_support::{PATIENCE, unique_name, wait_until_async};
+use test_support::{OwnRedis, PATIENCE, unique_name, wait_until_async};
+use worker::queue::block_for;
 
-use crate::helpers::{TestDatabase, TestQueue, TestWorker, ballot, http, listen, settings};
+use crate::helpers::{
+    TEST_LEASE, TestDatabase, TestQueue, TestWorker, ballot, http, listen, settings,
+};
 
 /// Fisher-Yates with the operating system's randomness: the order differs on every run.
 fn shuffle<T>(items: &mut [T]) {
@@ -183,5 +189,75 @@ async fn an_unreachable_address_leaves_the_worker_running_and_unready() {
     })
     .await;
     assert_eq!(worker.get("/healthz").await.0, 200, "still alive");
+    worker.stop().await;
+}
+
+/// Every command Redis has run since it started, by name (`INFO commandstats`), without the
+/// test's own `INFO`.
+async fn commands_run(redis: &mut redis::aio::MultiplexedConnection) -> BTreeMap<String, u64> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(redis)
+        .await
+        .expect("INFO commandstats");
+    info.lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .filter(|(name, _)| name != "info")
+        .collect()
+}
+
+#[tokio::test]
+async fn an_idle_worker_blocks_instead_of_polling_redis() {
+    // Arrange: a ready worker on an empty queue, alone on a Redis of the test's own, so that
+    // Redis's own statistics count its commands only.
+    let database = TestDatabase::create().await;
+    let redis = OwnRedis::start();
+    let mut worker_settings = settings(&database.url(), "idle", 100);
+    worker_settings.redis_url = redis.url();
+    let worker = TestWorker::spawn(worker_settings).await;
+    wait_until_async("the worker is ready", async || {
+        worker.get("/readyz").await.0 == 200
+    })
+    .await;
+    let mut connection = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+
+    // Act: count what it asks of Redis over a few seconds of idleness.
+    let before = commands_run(&mut connection).await;
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let after = commands_run(&mut connection).await;
+    let elapsed = started.elapsed();
+
+    // Assert: each read blocks for its whole block time, and the rest is the housekeeping
+    // rounds' few commands: a handful a second, where polling would make thousands.
+    let calls = |name: &str| after.get(name).unwrap_or(&0) - before.get(name).unwrap_or(&0);
+    let reads = calls("blmove");
+    let most_reads =
+        (elapsed.as_secs_f64() / block_for(TEST_LEASE).as_secs_f64()).ceil() as u64 + 1;
+    assert!(reads >= 1, "the idle worker waits in a blocking read");
+    assert!(
+        reads <= most_reads,
+        "{reads} reads in {elapsed:?}: they do not block"
+    );
+    let total: u64 = after.keys().map(|name| calls(name)).sum();
+    let per_second = total as f64 / elapsed.as_secs_f64();
+    assert!(
+        per_second < 50.0,
+        "{total} commands in {elapsed:?} from an idle worker: {after:?}"
+    );
+    eprintln!("an idle worker: {total} commands in {elapsed:?} ({per_second:.1}/s), {reads} reads");
     worker.stop().await;
 }

@@ -2,11 +2,18 @@
 //! (passed or not), and starts workers through exactly the production code path: in-process
 //! with `Application`, or as the debug binary when the test needs to kill a process.
 
-use std::{collections::BTreeMap, net::SocketAddr, process::Stdio, time::Duration};
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    process::{ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use redis::AsyncCommands;
-use test_support::{LOCAL_REDIS, QueueCleanup, unique_name};
+use test_support::{LOCAL_REDIS, PATIENCE, QueueCleanup, free_port, unique_name};
 use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     net::{TcpListener, TcpStream},
     sync::{mpsc, oneshot, watch},
     task::JoinHandle,
@@ -105,7 +112,11 @@ pub async fn connect(url: &str) -> tokio_postgres::Client {
     client
 }
 
-/// A connection that LISTENs on `votes_changed`; notifications arrive on the receiver.
+/// The channel of the test's own markers (see [`notifications_before_marker`]).
+const MARKER: &str = "test_marker";
+
+/// A connection that LISTENs on `votes_changed` (and on the tests' marker channel);
+/// notifications arrive on the receiver, by channel name, in commit order.
 pub async fn listen(url: &str) -> (tokio_postgres::Client, mpsc::UnboundedReceiver<String>) {
     let (client, mut connection) = tokio_postgres::connect(url, NoTls)
         .await
@@ -119,10 +130,36 @@ pub async fn listen(url: &str) -> (tokio_postgres::Client, mpsc::UnboundedReceiv
         }
     });
     client
-        .batch_execute("LISTEN votes_changed")
+        .batch_execute(&format!("LISTEN votes_changed; LISTEN {MARKER}"))
         .await
         .expect("LISTEN");
     (client, receiver)
+}
+
+/// How many `votes_changed` notifications arrive before a marker that `writer` sends now: all
+/// those of the transactions `writer` committed before, since PostgreSQL delivers
+/// notifications in commit order. So a missing one and an extra one both show, without
+/// waiting for something that might come later.
+pub async fn notifications_before_marker(
+    writer: &tokio_postgres::Client,
+    notifications: &mut mpsc::UnboundedReceiver<String>,
+) -> usize {
+    writer
+        .batch_execute(&format!("NOTIFY {MARKER}"))
+        .await
+        .expect("NOTIFY");
+    let mut count = 0;
+    loop {
+        let channel = tokio::time::timeout(PATIENCE, notifications.recv())
+            .await
+            .expect("the marker arrives")
+            .expect("the listening connection is open");
+        if channel == MARKER {
+            return count;
+        }
+        assert_eq!(channel, "votes_changed");
+        count += 1;
+    }
 }
 
 /// The Redis keys of one test, all deleted with it.
@@ -170,12 +207,17 @@ impl TestQueue {
     /// The messages still in Redis: waiting in the queue or held by a worker.
     pub async fn messages_in_redis(&self) -> usize {
         let mut total = self.len(&self.name).await;
-        for key in self.keys().await {
-            if key.contains(":processing:") {
-                total += self.len(&key).await;
-            }
+        for key in self.processing_lists().await {
+            total += self.len(&key).await;
         }
         total
+    }
+
+    /// The workers' processing lists that exist (hold messages).
+    pub async fn processing_lists(&self) -> Vec<String> {
+        let mut keys = self.keys().await;
+        keys.retain(|key| key.contains(":processing:"));
+        keys
     }
 
     /// Every key of this queue, the queue itself included.
@@ -254,7 +296,6 @@ impl TestWorker {
 
 /// A plain HTTP/1.0 request to the worker's port: status and body, or the I/O error.
 pub async fn http(port: u16, method: &str, path: &str) -> std::io::Result<(u16, String)> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
     stream
         .write_all(
@@ -275,67 +316,209 @@ pub async fn http(port: u16, method: &str, path: &str) -> std::io::Result<(u16, 
     Ok((status, body))
 }
 
-/// The worker binary, started as a separate process (debug build); `port` 0 picks any.
-pub fn spawn_process(
+/// The worker binary as a command (debug build), its logs as JSON lines on stdout.
+fn worker_command(
+    redis_url: &str,
     database_url: &str,
     queue: &str,
     batch_size: usize,
     port: u16,
-) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_worker"))
-        .env("REDIS_URL", LOCAL_REDIS)
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_worker"));
+    command
+        .env("REDIS_URL", redis_url)
         .env("DATABASE_URL", database_url)
         .env("VOTE_QUEUE", queue)
         .env("PORT", port.to_string())
         .env("WORKER_BATCH_SIZE", batch_size.to_string())
         .env("WORKER_LEASE_SECS", TEST_LEASE.as_secs().to_string())
         .env("LOG_FORMAT", "json")
+        .kill_on_drop(true);
+    command
+}
+
+/// The worker binary, started as a separate process on the test Redis; `port` 0 picks any.
+pub fn spawn_process(
+    database_url: &str,
+    queue: &str,
+    batch_size: usize,
+    port: u16,
+) -> tokio::process::Child {
+    worker_command(LOCAL_REDIS, database_url, queue, batch_size, port)
         .stdout(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("the worker binary starts")
 }
 
-/// A TCP proxy the test can cut (every connection dropped, new ones refused) and restore, to
-/// make a backing service unreachable without touching the shared one.
+/// A worker process whose logs the test reads, stopped the way an orchestrator stops it.
+pub struct WorkerProcess {
+    pub port: u16,
+    child: tokio::process::Child,
+    /// Every line it printed so far.
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl WorkerProcess {
+    pub fn start(redis_url: &str, database_url: &str, queue: &str) -> WorkerProcess {
+        let port = free_port();
+        let mut child = worker_command(redis_url, database_url, queue, 100, port)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the worker binary starts");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let sink = Arc::clone(&logs);
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock()
+                    .expect("no reader panics while holding the lock")
+                    .push(line);
+            }
+        });
+        WorkerProcess { port, child, logs }
+    }
+
+    pub fn logged(&self, text: &str) -> bool {
+        self.logs
+            .lock()
+            .expect("no reader panics while holding the lock")
+            .iter()
+            .any(|line| line.contains(text))
+    }
+
+    pub async fn wait_ready(&self) {
+        test_support::wait_until_async("the worker is ready", async || {
+            http(self.port, "GET", "/readyz")
+                .await
+                .is_ok_and(|(status, _)| status == 200)
+        })
+        .await;
+    }
+
+    /// Sends SIGTERM and waits for the exit; the time is measured from just before the signal.
+    /// Gives up (and fails the test) well past SPEC's 10 s, so that a hang shows as one.
+    pub async fn terminate(&mut self) -> (ExitStatus, Duration) {
+        let pid = self.child.id().expect("the worker is running");
+        let signalled = Instant::now();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "SIGTERM is delivered");
+        let exit = tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .expect("the worker exits after SIGTERM")
+            .expect("reaped");
+        (exit, signalled.elapsed())
+    }
+
+    /// Asserts SPEC section 6 of a stop that took `took` and ended in `exit`: status 0 within
+    /// 10 s of the signal, by the orderly stop (the exit watchdog did not have to end it).
+    pub async fn assert_stopped_in_time(&self, exit: ExitStatus, took: Duration) {
+        eprintln!("exited {took:?} after SIGTERM");
+        assert!(exit.success(), "exit status {exit:?}");
+        assert!(
+            took < service_kit::lifecycle::STOP_BOUND,
+            "exited {took:?} after SIGTERM"
+        );
+        // The last lines reach the reader after the exit.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            !self.logged(service_kit::lifecycle::WATCHDOG_MESSAGE),
+            "the exit watchdog had to end the stop"
+        );
+        assert!(self.logged("worker stopped"), "the orderly stop finished");
+    }
+}
+
+/// How a [`TcpProxy`] treats its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Open,
+    /// Connections stay open (new ones are accepted) but no byte is forwarded: a service that
+    /// hangs.
+    Frozen,
+    /// Every connection dropped, new ones refused: a service that is down.
+    Cut,
+}
+
+/// A TCP proxy the test can cut, freeze and restore, to make a backing service unreachable or
+/// hang without touching the shared one.
 pub struct TcpProxy {
     pub address: SocketAddr,
-    open: watch::Sender<bool>,
+    flow: watch::Sender<Flow>,
 }
 
 impl TcpProxy {
     pub async fn start(target: &str) -> TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let address = listener.local_addr().expect("a bound address");
-        let (open, _) = watch::channel(true);
-        let state = open.clone();
+        let (flow, _) = watch::channel(Flow::Open);
+        let state = flow.clone();
         let target = target.to_owned();
         tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !*state.borrow() {
+            while let Ok((inbound, _)) = listener.accept().await {
+                if *state.borrow() == Flow::Cut {
                     continue; // dropped: refused
                 }
-                let mut closed = state.subscribe();
+                let mut flow = state.subscribe();
                 let target = target.clone();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                    // A frozen service accepts connections and then says nothing.
+                    let Ok(&Flow::Open) =
+                        flow.wait_for(|flow| *flow != Flow::Frozen).await.as_deref()
+                    else {
                         return;
                     };
+                    let Ok(outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let (from_client, to_client) = inbound.into_split();
+                    let (from_target, to_target) = outbound.into_split();
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = closed.wait_for(|open| !open) => {}
+                        () = pump(from_client, to_target, flow.clone()) => {}
+                        () = pump(from_target, to_client, flow) => {}
                     }
                 });
             }
         });
-        TcpProxy { address, open }
+        TcpProxy { address, flow }
     }
 
     pub fn cut(&self) {
-        self.open.send_replace(false);
+        self.flow.send_replace(Flow::Cut);
+    }
+
+    pub fn freeze(&self) {
+        self.flow.send_replace(Flow::Frozen);
     }
 
     pub fn restore(&self) {
-        self.open.send_replace(true);
+        self.flow.send_replace(Flow::Open);
+    }
+}
+
+/// Forwards bytes one way while the flow is open, holds them while it is frozen, and returns
+/// (dropping the connection) when it is cut or either side closes.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut flow: watch::Receiver<Flow>,
+) {
+    let mut buffer = vec![0; 16 * 1024];
+    loop {
+        let read = tokio::select! {
+            read = from.read(&mut buffer) => read,
+            _ = flow.wait_for(|flow| *flow == Flow::Cut) => return,
+        };
+        let Ok(read @ 1..) = read else { return };
+        match flow.wait_for(|flow| *flow != Flow::Frozen).await.as_deref() {
+            Ok(Flow::Open) => {}
+            _ => return,
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
     }
 }

@@ -8,5 +8,6 @@ mod outages;
 mod queue;
 mod recovery;
 mod schema;
+mod stop;
 mod tally;
 mod tls;

@@ -1,11 +1,6 @@
-use std::time::{Duration, Instant};
+use test_support::{POSTGRES_ADDRESS, wait_until_async};
 
-use redis::AsyncCommands;
-use test_support::{POSTGRES_ADDRESS, free_port, wait_until_async};
-
-use crate::helpers::{
-    TcpProxy, TestDatabase, TestQueue, TestWorker, ballot, http, settings, spawn_process,
-};
+use crate::helpers::{TcpProxy, TestDatabase, TestQueue, TestWorker, ballot, settings};
 
 fn ballots(prefix: &str, count: usize) -> Vec<String> {
     (0..count)
@@ -90,51 +85,4 @@ async fn with_redis_unreachable_the_worker_waits_and_resumes() {
     .await;
     database.assert_tally_exact().await;
     worker.stop().await;
-}
-
-#[tokio::test]
-async fn sigterm_finishes_the_batch_in_hand_and_exits_zero_within_ten_seconds() {
-    let database = TestDatabase::create().await;
-    let queue = TestQueue::create().await;
-    let port = free_port();
-    let mut worker = spawn_process(&database.url(), &queue.name, 50, port);
-    wait_until_async("the worker is ready", async || {
-        http(port, "GET", "/readyz")
-            .await
-            .is_ok_and(|(status, _)| status == 200)
-    })
-    .await;
-    queue.push(&ballots("t", 5_000)).await;
-    wait_until_async("the drain has begun", async || {
-        database.vote_count().await > 0
-    })
-    .await;
-
-    let signalled = Instant::now();
-    let pid = worker.id().expect("the worker is running");
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    let exit = tokio::time::timeout(Duration::from_secs(10), worker.wait())
-        .await
-        .expect("the worker exits within 10 s of SIGTERM")
-        .expect("reaped");
-
-    assert!(exit.success(), "exit status {exit:?}");
-    assert!(signalled.elapsed() < Duration::from_secs(10));
-    // Every vote is either stored or back in the queue; none is held by the stopped worker.
-    let stored = database.vote_count().await as usize;
-    assert_eq!(stored + queue.len(&queue.name).await, 5_000);
-    let mut redis = queue.redis.clone();
-    let workers: Vec<String> = redis.smembers(queue.key("workers")).await.unwrap();
-    assert!(workers.is_empty(), "deregistered: {workers:?}");
-    assert!(
-        queue
-            .keys()
-            .await
-            .iter()
-            .all(|key| !key.contains(":processing:"))
-    );
 }

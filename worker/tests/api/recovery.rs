@@ -75,6 +75,44 @@ async fn messages_held_by_a_worker_that_never_returns_are_recovered_by_another()
 }
 
 #[tokio::test]
+async fn a_processing_list_of_a_worker_that_never_registered_is_recovered() {
+    // Arrange: a list under a worker id that no lease and no registration ever named, as a
+    // read that lands after its worker's release leaves it.
+    let database = TestDatabase::create().await;
+    let queue = TestQueue::create().await;
+    let unknown: Vec<String> = (0..40)
+        .map(|i| ballot(&format!("unknown-{i}"), "b", 1))
+        .collect();
+    let _: () = queue
+        .redis
+        .clone()
+        .rpush(queue.key("processing:never-registered"), &unknown)
+        .await
+        .unwrap();
+
+    // Act
+    let started = Instant::now();
+    let worker = TestWorker::spawn(settings(&database.url(), &queue.name, 50)).await;
+    wait_until_async("the unknown worker's messages are stored", async || {
+        database.vote_count().await == 40
+    })
+    .await;
+
+    // Assert
+    assert!(
+        started.elapsed() < RECOVERY_LIMIT,
+        "recovered after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        queue.len(&queue.key("processing:never-registered")).await,
+        0
+    );
+    worker.stop().await;
+    assert_eq!(queue.processing_lists().await, Vec::<String>::new());
+}
+
+#[tokio::test]
 async fn a_worker_killed_mid_drain_and_started_again_stores_every_vote_exactly_once() {
     // Arrange: 20,000 voters, one vote each, drained in small batches so the kill lands mid-way.
     let database = TestDatabase::create().await;

@@ -1,6 +1,10 @@
-use test_support::{PATIENCE, wait_until_async};
+use std::time::Duration;
 
-use crate::helpers::{TestDatabase, TestQueue, TestWorker, ballot, listen, settings};
+use test_support::wait_until_async;
+
+use crate::helpers::{
+    TestDatabase, TestQueue, TestWorker, ballot, listen, notifications_before_marker, settings,
+};
 
 async fn migrated() -> TestDatabase {
     let mut database = TestDatabase::create().await;
@@ -10,8 +14,12 @@ async fn migrated() -> TestDatabase {
     database
 }
 
+/// How long two transactions may take to commit before the test calls it a hang: a lock
+/// wait that PostgreSQL does not detect as a deadlock would otherwise hang the test.
+const COMMIT_PATIENCE: Duration = Duration::from_secs(30);
+
 #[tokio::test]
-async fn the_tally_equals_the_group_by_after_plain_sql_and_each_write_notifies() {
+async fn the_tally_equals_the_group_by_after_plain_sql_and_each_write_notifies_once() {
     let database = migrated().await;
     let (_listener, mut notifications) = listen(&database.url()).await;
     let sql = &database.client;
@@ -31,10 +39,11 @@ async fn the_tally_equals_the_group_by_after_plain_sql_and_each_write_notifies()
     for step in steps {
         sql.batch_execute(step).await.expect(step);
         database.assert_tally_exact().await;
-        let channel = tokio::time::timeout(PATIENCE, notifications.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no notification after {step}"));
-        assert_eq!(channel.as_deref(), Some("votes_changed"));
+        assert_eq!(
+            notifications_before_marker(sql, &mut notifications).await,
+            1,
+            "notifications after {step}"
+        );
     }
     assert_eq!(database.tally().await["a"], 1);
 
@@ -42,16 +51,16 @@ async fn the_tally_equals_the_group_by_after_plain_sql_and_each_write_notifies()
     sql.batch_execute("UPDATE votes SET vote = 'b' WHERE id = 'nobody'")
         .await
         .unwrap();
+    sql.batch_execute("DELETE FROM votes WHERE id = 'nobody'")
+        .await
+        .unwrap();
     sql.batch_execute("BEGIN; DELETE FROM votes; ROLLBACK")
         .await
         .unwrap();
-    sql.batch_execute("INSERT INTO votes (id, vote) VALUES ('p9', 'b')")
-        .await
-        .unwrap();
-    assert!(notifications.recv().await.is_some());
-    assert!(
-        notifications.try_recv().is_err(),
-        "one notification per changing transaction"
+    assert_eq!(
+        notifications_before_marker(sql, &mut notifications).await,
+        0,
+        "a transaction that changed nothing notified"
     );
     database.assert_tally_exact().await;
     let pending: i64 = sql
@@ -62,44 +71,90 @@ async fn the_tally_equals_the_group_by_after_plain_sql_and_each_write_notifies()
     assert_eq!(pending, 0, "nothing is left pending after commit");
 }
 
+/// Whether the backend `pid` waits for a lock right now.
+async fn waits_for_a_lock(database: &TestDatabase, pid: i32) -> bool {
+    database
+        .client
+        .query_one(
+            "SELECT coalesce(wait_event_type = 'Lock', false) FROM pg_stat_activity WHERE pid = $1",
+            &[&pid],
+        )
+        .await
+        .expect("reading pg_stat_activity")
+        .get(0)
+}
+
+/// Runs `statements` on `client` (a transaction in progress) in a task of its own, and
+/// waits until it blocks on a lock; the result comes through the handle.
+async fn start_blocked(
+    database: &TestDatabase,
+    client: tokio_postgres::Client,
+    statements: &'static str,
+) -> tokio::task::JoinHandle<Result<(), tokio_postgres::Error>> {
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let running = tokio::spawn(async move { client.batch_execute(statements).await });
+    wait_until_async("the transaction waits for the tally row", async || {
+        waits_for_a_lock(database, pid).await
+    })
+    .await;
+    running
+}
+
 #[tokio::test]
 async fn transactions_changing_both_options_in_opposite_orders_do_not_deadlock() {
+    // Arrange: two transactions whose net changes touch both tally rows: the first adds two
+    // votes for a, then takes one from b; the second adds two for b, then takes one from a.
+    // They touch distinct vote rows, so only the tally can make them wait on each other.
     let database = migrated().await;
     database
         .client
-        .batch_execute(
-            "INSERT INTO votes (id, vote) VALUES ('x1', 'a'), ('x2', 'a'), ('y1', 'b'), ('y2', 'b')",
-        )
+        .batch_execute("INSERT INTO votes (id, vote) VALUES ('x', 'a'), ('y', 'b')")
         .await
         .unwrap();
     let first = database.connect().await;
     let second = database.connect().await;
-
-    // Each moves one vote a->b and one b->a, in opposite orders, interleaved.
     first
-        .batch_execute("BEGIN; UPDATE votes SET vote = 'b' WHERE id = 'x1'")
+        .batch_execute("BEGIN; INSERT INTO votes (id, vote) VALUES ('a1', 'a'), ('a2', 'a')")
         .await
         .unwrap();
     second
-        .batch_execute("BEGIN; UPDATE votes SET vote = 'a' WHERE id = 'y1'")
+        .batch_execute("BEGIN; INSERT INTO votes (id, vote) VALUES ('b1', 'b'), ('b2', 'b')")
         .await
         .unwrap();
-    first
-        .batch_execute("UPDATE votes SET vote = 'a' WHERE id = 'y2'")
+    // A reader holding the tally row of a makes both commits queue up behind it, the first
+    // one first, so that they then run interleaved rather than one after the other: a commit
+    // that locked its own options first (b before a, for the second) would deadlock here.
+    let reader = database.connect().await;
+    reader
+        .batch_execute("BEGIN; SELECT n FROM vote_tally WHERE vote = 'a' FOR UPDATE")
         .await
         .unwrap();
-    second
-        .batch_execute("UPDATE votes SET vote = 'b' WHERE id = 'x2'")
-        .await
-        .unwrap();
-    let (one, two) = tokio::join!(
-        first.batch_execute("COMMIT"),
-        second.batch_execute("COMMIT")
-    );
 
-    one.expect("the first commits");
-    two.expect("the second commits");
+    // Act
+    let one = start_blocked(&database, first, "DELETE FROM votes WHERE id = 'y'; COMMIT").await;
+    let two = start_blocked(
+        &database,
+        second,
+        "DELETE FROM votes WHERE id = 'x'; COMMIT",
+    )
+    .await;
+    reader.batch_execute("COMMIT").await.unwrap();
+    let (one, two) = tokio::time::timeout(COMMIT_PATIENCE, async { tokio::join!(one, two) })
+        .await
+        .expect("both transactions end: no undetected lock wait");
+
+    // Assert
+    one.unwrap().expect("the first commits");
+    two.unwrap().expect("the second commits");
     database.assert_tally_exact().await;
+    assert_eq!(
+        database.tally().await,
+        [("a".to_owned(), 2), ("b".to_owned(), 2)].into()
+    );
 }
 
 #[tokio::test]
