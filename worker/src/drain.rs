@@ -103,9 +103,15 @@ impl Drain {
                     }
                 }
             };
-            if !taken.is_empty() && !self.process(taken).await {
+            if taken.is_empty() {
+                continue;
+            }
+            self.metrics.in_flight.set(taken.len() as i64);
+            if !self.process(taken).await {
+                // Still held: the release that follows the stop gives it back.
                 return;
             }
+            self.metrics.in_flight.set(0);
         }
     }
 
@@ -121,6 +127,11 @@ impl Drain {
             }
         }
         let votes = ballots.len() as u64;
+        let stamps: Vec<i64> = ballots
+            .iter()
+            .map(|ballot| ballot.ts)
+            .filter(|&ts| ts > 0)
+            .collect();
         let batch = FoldedBatch::fold(ballots);
 
         if !batch.is_empty() {
@@ -131,7 +142,11 @@ impl Drain {
                 })
                 .await;
                 match stored {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        self.metrics
+                            .observe_commit_delays(&stamps, service_kit::ballot::now_millis());
+                        break;
+                    }
                     Err(err) => {
                         if !retry.failed(err).await {
                             return false;

@@ -66,6 +66,10 @@ impl Application {
         let worker_metrics = WorkerMetrics::register(&metrics);
         let health = Health::new(&worker_metrics);
         let lifecycle = Lifecycle::new();
+        metrics.register_ready("worker", {
+            let (lifecycle, health) = (lifecycle.clone(), health.clone());
+            move || health::not_ready_because(&lifecycle, &health).is_none()
+        });
 
         let drain = Drain {
             queue: Queue::new(
