@@ -10,9 +10,9 @@ use actix_web::{HttpResponse, web};
 use prometheus::IntGauge;
 use service_kit::lifecycle::Lifecycle;
 
-use crate::telemetry::WorkerMetrics;
+use crate::metrics::WorkerMetrics;
 
-/// The one record of the worker's health. Each fact has one writer: the drain marks the schema
+/// The one record of the worker's health. Each fact has one writer: the consumer marks the schema
 /// migrated, the housekeeping round records what its probes of Redis and PostgreSQL found.
 /// The `worker_redis_up` and `worker_postgres_up` gauges mirror it. Cheap to clone: every
 /// clone shares the same state.

@@ -1,4 +1,4 @@
-//! The drain loop: take a batch from Redis, store it in one PostgreSQL transaction, then
+//! the consumer loop: take a batch from Redis, store it in one PostgreSQL transaction, then
 //! acknowledge it in Redis. Any failure is retried with capped backoff while the batch waits
 //! in this worker's processing list; nothing is acknowledged before it has committed.
 
@@ -13,10 +13,10 @@ use service_kit::{
 use crate::{
     backoff::Backoff,
     health::Health,
+    metrics::{WorkerMetrics, dead_letter_reason},
     queue::{Housekeeper, Queue},
     schema,
     store::{self, FoldedBatch, on_connection},
-    telemetry::{WorkerMetrics, dead_letter_reason},
 };
 
 /// A batch of a few thousand rows commits in tens of milliseconds; one that has not committed
@@ -51,7 +51,7 @@ impl Service {
     }
 }
 
-pub struct Drain {
+pub struct Consumer {
     pub queue: Queue,
     pub pool: Pool,
     pub metrics: WorkerMetrics,
@@ -59,7 +59,7 @@ pub struct Drain {
     pub lifecycle: Lifecycle,
 }
 
-impl Drain {
+impl Consumer {
     /// Migrates the schema, then drains until shutdown. Returns once the batch in hand (if
     /// any) is committed and acknowledged, or, if a backing service failed during shutdown,
     /// left in the processing list for the release that follows. A blocking read in progress
@@ -210,7 +210,7 @@ fn parse(message: &[u8]) -> Result<Ballot, MalformedBallot> {
 
 /// Repeated attempts at one step against one backing service: capped backoff between
 /// failures, each logged with the variable to check. Health is the probes' to record, not
-/// the drain's: a step that fails for another reason than reachability must not make readiness
+/// the consumer's: a step that fails for another reason than reachability must not make readiness
 /// flap against them.
 struct Retry<'a> {
     lifecycle: &'a Lifecycle,
