@@ -2,9 +2,10 @@
 equal: `kubectl kustomize k8s/` with its default values, a component's overlay with the
 component's switch on.
 
-The comparison leaves out what belongs to Helm rather than to the app: the Namespace (which
-`helm install --create-namespace` owns), every `namespace` field (the objects follow `-n`),
-Helm's own labels on the objects' metadata, and the test pods (hooks that `helm test` runs).
+The comparison leaves out what belongs to Helm rather than to the app: the app's Namespace
+(which `helm install --create-namespace` owns), every `namespace` field (the objects follow
+`-n`), Helm's own labels on the objects' metadata, and the test pods (hooks that `helm test`
+runs).
 """
 
 import functools
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from checks.manifests import REPOSITORY, describe, identity, parse_documents
+from checks.manifests import EXAMPLES, REPOSITORY, describe, identity, parse_documents
 
 CHART = REPOSITORY / "charts" / "voting-app"
 # One values file per supported variation, besides the defaults.
@@ -51,8 +52,8 @@ def helm(*arguments, major="4"):
     )
 
 
-def template_arguments(values_files=(), settings=()):
-    arguments = ["template", RELEASE, CHART, "--namespace", NAMESPACE]
+def template_arguments(values_files=(), settings=(), namespace=NAMESPACE):
+    arguments = ["template", RELEASE, CHART, "--namespace", namespace]
     for path in values_files:
         arguments += ["--values", path]
     for setting in settings:
@@ -94,6 +95,13 @@ def variations():
     return sorted(VARIATIONS.glob("*.yaml"))
 
 
+def overlay_of(variation):
+    """The overlay of examples/ that a values file renders exactly: ci/<overlay>-values.yaml
+    for examples/<overlay>/, else None."""
+    overlay = EXAMPLES / variation.name.removesuffix("-values.yaml")
+    return overlay if overlay.is_dir() else None
+
+
 def plain(obj):
     """A copy of `obj` without its namespace field and Helm's labels on its own metadata (a pod
     template's labels stay: they must match as they are)."""
@@ -112,9 +120,13 @@ def without_helm(objects):
 
 
 def without_namespace(objects):
-    """kustomize's objects as they compare with the chart's: no Namespace, no namespace
-    fields."""
-    return [plain(obj) for obj in objects if obj["kind"] != "Namespace"]
+    """kustomize's objects as they compare with the chart's: without the app's Namespace (a
+    component's own, like logging's, stays) and without namespace fields."""
+    return [
+        plain(obj)
+        for obj in objects
+        if not (obj["kind"] == "Namespace" and obj["metadata"]["name"] == NAMESPACE)
+    ]
 
 
 def first_difference(left, right, path=""):

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from checks import chart, invariants, manifests, netpol, programs
+from checks import chart, components, invariants, manifests, netpol, programs
 from checks.manifests import find, pod_template
 from checks.test_manifests import CHECKS, assert_none
 
@@ -158,22 +158,87 @@ def stand_ins(values):
     return secrets
 
 
-def present_edges(objects, expected=netpol.EXPECTED_EDGES):
-    """SPEC 10's edges between the peers that exist in `objects`."""
-    names = {peer.name for peer in netpol.workload_pods(objects) + netpol.surroundings(objects)}
+def present_edges(objects, expected, extra_peers=()):
+    """The edges of `expected` between the peers that exist in `objects` (an external Redis
+    takes the bundled one's edges along)."""
+    peers = netpol.workload_pods(objects) + netpol.surroundings(objects) + list(extra_peers)
+    names = {peer.name for peer in peers}
     return frozenset(edge for edge in expected if edge[0] in names and edge[1] in names)
 
 
 @pytest.mark.parametrize("path", chart.variations(), ids=lambda path: path.name)
 def test_every_variation_keeps_the_checks(path):
     objects = chart.release(chart.render([path])) + stand_ins(chart.values_file(path))
-    # The Namespace is Helm's (--create-namespace), so no render starts with it.
-    for check in CHECKS:
-        if check in (invariants.namespace_first, netpol.edge_problems):
-            continue
-        assert_none(check(objects))
+    overlay = chart.overlay_of(path)
+    # What the components a variation switches on change by design, as for their overlays.
+    expected = components.expectations(overlay) if overlay else components.Expectations()
+    # The app's Namespace is Helm's (--create-namespace), so no render starts with it; the
+    # network policies are checked below, without the peers a variation leaves out.
+    for check in components.tailored(CHECKS, expected):
+        if check.__name__ not in ("namespace_first", "edge_problems"):
+            assert_none(check(objects))
     if manifests.of_kind(objects, "NetworkPolicy"):
-        assert_none(netpol.edge_problems(objects, present_edges(objects)))
+        edges = netpol.with_roles(netpol.EXPECTED_EDGES, expected.roles) | expected.edges
+        present = present_edges(objects, edges, expected.peers)
+        assert_none(netpol.edge_problems(objects, present, expected.peers))
+
+
+OVERLAY_VARIATIONS = [path for path in chart.variations() if chart.overlay_of(path)]
+
+
+@pytest.mark.parametrize("path", OVERLAY_VARIATIONS, ids=lambda path: path.name)
+def test_each_overlay_values_file_renders_its_overlay(path):
+    assert_none(
+        chart.drift(
+            chart.render([path]),
+            manifests.kustomize(chart.overlay_of(path)),
+            other_side=f"examples/{chart.overlay_of(path).name}",
+        )
+    )
+
+
+def test_every_component_but_the_manual_rollout_is_a_switch():
+    switched = {
+        component
+        for path in OVERLAY_VARIATIONS
+        for component in components.components_of(chart.overlay_of(path))
+    }
+    offered = {path.name for path in components.COMPONENTS.iterdir() if path.is_dir()}
+    # The manual rollout is a kustomize lesson: two Deployments by hand.
+    assert switched == offered - {"manual-rollout"} | {"seed/sustained"}
+    assert {chart.overlay_of(path).name for path in OVERLAY_VARIATIONS} >= {"registry"}
+    assert chart.refusal(settings=["manualRollout.enabled=true"]) is not None
+
+
+def test_a_component_switch_changed_alone_is_drift():
+    changed = chart.render([variation("seed-values.yaml")], settings=["seed.votes=1000000"])
+    assert chart.drift(changed, manifests.kustomize(manifests.EXAMPLES / "seed")) == [
+        "Job seed differs at .spec.template.spec.containers[0].env[2].value: the chart has "
+        "'1000000', k8s/ has '20000'"
+    ]
+
+
+def test_logging_follows_its_namespace_and_the_release_namespace():
+    done = chart.helm(
+        *chart.template_arguments(
+            [variation("logging-values.yaml")], ["logging.namespace=logs"], namespace="poll"
+        )
+    )
+    assert done.returncode == 0, done.stderr
+    objects = manifests.parse_documents(done.stdout)
+    logging = [obj for obj in objects if obj["metadata"].get("namespace") == "logs"]
+    assert {manifests.describe(obj) for obj in logging} >= {
+        "Deployment logs/loki",
+        "DaemonSet logs/fluent-bit",
+        "ConfigMap logs/grafana-datasource-loki",
+    }
+    assert find(objects, "Namespace", "logs")
+    fluent_bit = next(obj for obj in logging if obj["metadata"]["name"].startswith("fluent-bit-"))
+    assert "Path             /var/log/containers/*_poll_*.log" in (
+        fluent_bit["data"]["fluent-bit.conf"]
+    )
+    datasource = find(objects, "ConfigMap", "grafana-datasource-loki")
+    assert "http://loki.logs.svc.cluster.local:3100" in datasource["data"]["loki-datasource.yaml"]
 
 
 def pod_specs(objects):
@@ -185,8 +250,8 @@ def pod_specs(objects):
             yield pod_template(obj)["spec"]
 
 
-def test_the_registry_variation_pulls_every_image_from_it():
-    specs = list(pod_specs(chart.render([variation("registry-values.yaml")])))
+def test_the_private_registry_variation_pulls_every_image_from_it():
+    specs = list(pod_specs(chart.render([variation("private-registry-values.yaml")])))
     assert sorted(c["image"] for spec in specs for c in spec["containers"]) == [
         *["ghcr.io/example/voting-app/loadgen:0.1.0"] * 3,
         "ghcr.io/example/voting-app/result:0.1.0",
@@ -377,6 +442,13 @@ def test_the_notes_give_both_pages_and_the_next_commands():
         assert line in text, text
 
 
+def test_the_notes_name_the_components_switched_on():
+    text = notes("seed.enabled=true", "logging.enabled=true")
+    assert "kubectl -n voting-app wait --for condition=complete job/seed" in text
+    assert "kubectl -n voting-app-logging port-forward service/loki 3100:3100" in text
+    assert "get gateway" not in notes()
+
+
 def test_the_notes_follow_the_values():
     text = notes(
         "ingress.tls[0].secretName=tls",
@@ -427,13 +499,8 @@ def test_the_test_pods_keep_the_checks(defaults):
         assert pod["metadata"]["labels"]["voting-app/load"] == "true"
         assert pod["spec"]["restartPolicy"] == "Never"
     # Each test pod reaches exactly what a load generator does: the two pages (and DNS).
-    expected = netpol.EXPECTED_EDGES | {
-        (pod["metadata"]["name"], *edge[1:])
-        for pod in pods
-        for edge in netpol.EXPECTED_EDGES
-        if edge[0] == "load"
-    }
-    assert_none(netpol.edge_problems(with_jobs, expected))
+    roles = {pod["metadata"]["name"]: "load" for pod in pods}
+    assert_none(netpol.edge_problems(with_jobs, netpol.with_roles(netpol.EXPECTED_EDGES, roles)))
 
 
 def run_test_pods(pods, ports, timeout_seconds=None):

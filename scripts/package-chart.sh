@@ -12,7 +12,8 @@ helm=$1 version=$2 registry=$3 repository=$4 destination=$5
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cp -R charts/voting-app "$work/voting-app"
+# -L: the files linked from k8s/components/ go in as files.
+cp -RL charts/voting-app "$work/voting-app"
 values="$work/voting-app/values.yaml"
 # Only the two lines of the top-level `image:` block; the backing services' blocks keep theirs.
 sed -i -e '/^image:$/,/^[a-z]/{' \

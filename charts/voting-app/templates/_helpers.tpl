@@ -124,3 +124,15 @@ annotations:
   checkov.io/skip1: CKV_K8S_35=REDIS_URL holds the Redis password and is read from the environment
 {{- end }}
 {{- end }}
+
+{{/*
+The name kustomize's configMapGenerator gives a ConfigMap: its name, a dash and a hash of its
+data, so that the chart's objects are the component's and a change of content rolls the pods
+that mount it. The hash is kustomize's (5.x): SHA-256 of the JSON of kind, data and an empty
+name, its first ten hex digits with 0, 1, 3, a and e turned into g, h, k, m and t. Takes a
+dict: name and data.
+*/}}
+{{- define "voting-app.generatedName" -}}
+{{- $hash := dict "kind" "ConfigMap" "name" "" "data" .data | toJson | sha256sum | trunc 10 -}}
+{{ .name }}-{{ $hash | replace "0" "g" | replace "1" "h" | replace "3" "k" | replace "a" "m" | replace "e" "t" }}
+{{- end }}
