@@ -58,7 +58,11 @@ def panel_targets(board=None):
 
 
 class _LiteralBlocks(yaml.SafeDumper):
-    """Writes multi-line strings (the longer expressions) as `|` blocks, as rules.yml has them."""
+    """Writes multi-line strings (the longer expressions) as `|` blocks, as rules.yml has them,
+    and indents a list under its key, as yamllint asks of every file."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
 
 
 def _string(dumper, value):
