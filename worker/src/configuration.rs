@@ -6,7 +6,7 @@ use service_kit::config::{self, ConfigError, parse_or, var_or};
 
 pub const DEFAULT_PORT: u16 = 8082;
 
-/// Messages taken from the queue per transaction. Big batches are what make the drain fast
+/// Messages taken from the queue per transaction. Big batches are what make the consumer fast
 /// (one round trip and one commit for thousands of votes); the Lua script that takes them
 /// runs inside Redis, so this also bounds how long Redis is busy with one take.
 const DEFAULT_BATCH_SIZE: usize = 5_000;

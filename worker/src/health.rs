@@ -10,9 +10,9 @@ use actix_web::{HttpResponse, web};
 use prometheus::IntGauge;
 use service_kit::lifecycle::Lifecycle;
 
-use crate::telemetry::WorkerMetrics;
+use crate::metrics::WorkerMetrics;
 
-/// The one record of the worker's health. Each fact has one writer: the drain marks the schema
+/// The one record of the worker's health. Each fact has one writer: the consumer marks the schema
 /// migrated, the housekeeping round records what its probes of Redis and PostgreSQL found.
 /// The `worker_redis_up` and `worker_postgres_up` gauges mirror it. Cheap to clone: every
 /// clone shares the same state.
@@ -72,15 +72,20 @@ impl Health {
     }
 }
 
-/// `GET /readyz`. A worker that cannot drain says so, which lets an orchestrator hold a
-/// rolling update instead of replacing healthy workers with stuck ones.
-pub async fn readyz(lifecycle: web::Data<Lifecycle>, health: web::Data<Health>) -> HttpResponse {
-    let problem = if lifecycle.is_stopping() {
+/// Why `/readyz` answers 503 right now; None when it answers 200. `worker_ready` reads the
+/// same, so the gauge and the probe cannot disagree.
+pub fn not_ready_because(lifecycle: &Lifecycle, health: &Health) -> Option<&'static str> {
+    if lifecycle.is_stopping() {
         Some("shutting down")
     } else {
         health.problem()
-    };
-    match problem {
+    }
+}
+
+/// `GET /readyz`. A worker that cannot drain says so, which lets an orchestrator hold a
+/// rolling update instead of replacing healthy workers with stuck ones.
+pub async fn readyz(lifecycle: web::Data<Lifecycle>, health: web::Data<Health>) -> HttpResponse {
+    match not_ready_because(&lifecycle, &health) {
         Some(problem) => HttpResponse::ServiceUnavailable()
             .content_type("text/plain")
             .body(format!("{problem}\n")),

@@ -5,16 +5,16 @@
 //!   messages a dead worker held, the dead-letter list.
 //! - [`store`]: the PostgreSQL side: the connection pool and the per-batch upsert.
 //! - [`schema`]: the tables and tally triggers, migrated at start-up under an advisory lock.
-//! - [`drain`]: the loop that ties them together, with backoff when either is down.
-//! - [`health`] and [`telemetry`]: readiness and the worker's own metrics.
+//! - [`consumer`]: the loop that ties them together, with backoff when either is down.
+//! - [`health`] and [`metrics`]: readiness and the worker's own metrics.
 //! - [`startup`]: builds the program and runs it until shutdown.
 
 pub mod backoff;
 pub mod configuration;
-pub mod drain;
+pub mod consumer;
 pub mod health;
+pub mod metrics;
 pub mod queue;
 pub mod schema;
 pub mod startup;
 pub mod store;
-pub mod telemetry;

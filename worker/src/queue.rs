@@ -1,4 +1,4 @@
-//! The Redis side of the drain: at-least-once consumption of the list `VOTE_QUEUE`.
+//! The Redis side of the consumer: at-least-once consumption of the list `VOTE_QUEUE`.
 //!
 //! A worker moves each batch atomically from the queue into its own processing list and
 //! deletes that list only after the batch has committed in PostgreSQL, so a message is always
@@ -500,7 +500,7 @@ impl Housekeeper {
         }
     }
 
-    /// On a clean stop, once the drain has ended: gives back whatever this worker still holds
+    /// On a clean stop, once the consumer has ended: gives back whatever this worker still holds
     /// (nothing, normally), deletes its lease and deregisters it, so nothing waits for the
     /// lease to expire.
     pub async fn release_own(&mut self) -> RedisResult<u64> {

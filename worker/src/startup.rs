@@ -15,16 +15,16 @@ use tokio::task::JoinHandle;
 
 use crate::{
     configuration::Settings,
-    drain::{self, Drain},
+    consumer::{self, Consumer},
     health::{self, Health},
+    metrics::WorkerMetrics,
     queue::{Housekeeper, Queue, QueueKeys, new_worker_id},
-    telemetry::WorkerMetrics,
 };
 
 /// The worker serves no traffic, only probes: readiness turning 503 needs no time for load
 /// balancers to react, so the HTTP side stops at once.
 const HTTP_DRAIN: Duration = Duration::ZERO;
-/// Of the stop's deadline, what the drain leaves for the release that follows it: a single
+/// Of the stop's deadline, what the consumer leaves for the release that follows it: a single
 /// Redis script, which answers in milliseconds. If a backing service hangs, the batch in hand
 /// is abandoned this long before the deadline (its messages are still in Redis), so that the
 /// release still gives them back at once when only PostgreSQL hangs.
@@ -34,7 +34,7 @@ pub struct Application {
     port: u16,
     server: Server,
     lifecycle: Lifecycle,
-    drain: Drain,
+    consumer: Consumer,
     housekeeper: Housekeeper,
     pool: Pool,
     health: Health,
@@ -44,7 +44,7 @@ pub struct Application {
 
 impl Application {
     /// Binds the port and prepares the connections. Waits for neither Redis nor PostgreSQL:
-    /// the drain connects (and retries) once running.
+    /// the consumer connects (and retries) once running.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.log_effective();
         // One crypto provider for the whole process (rustls with ring), for `rediss://` and
@@ -66,8 +66,12 @@ impl Application {
         let worker_metrics = WorkerMetrics::register(&metrics);
         let health = Health::new(&worker_metrics);
         let lifecycle = Lifecycle::new();
+        metrics.register_ready("worker", {
+            let (lifecycle, health) = (lifecycle.clone(), health.clone());
+            move || health::not_ready_because(&lifecycle, &health).is_none()
+        });
 
-        let drain = Drain {
+        let consumer = Consumer {
             queue: Queue::new(
                 redis.clone(),
                 keys.clone(),
@@ -106,7 +110,7 @@ impl Application {
             port,
             server,
             lifecycle,
-            drain,
+            consumer,
             housekeeper,
             pool,
             health,
@@ -126,10 +130,10 @@ impl Application {
     /// given back to the queue, and exit, every wait of it by the stop's one deadline.
     ///
     /// The order of the stop is what keeps the blocking read from stranding a message: the
-    /// drain ends only once Redis has answered its read (see [`Queue::take`]), and only then
+    /// consumer ends only once Redis has answered its read (see [`Queue::take`]), and only then
     /// does the release give back this worker's processing list and delete its lease.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let housekeeping: JoinHandle<Housekeeper> = tokio::spawn(drain::housekeeping(
+        let housekeeping: JoinHandle<Housekeeper> = tokio::spawn(consumer::housekeeping(
             self.housekeeper,
             self.pool,
             self.health,
@@ -137,24 +141,24 @@ impl Application {
             self.lifecycle.clone(),
             self.housekeeping_period,
         ));
-        let mut draining = tokio::spawn(self.drain.run());
+        let mut consuming = tokio::spawn(self.consumer.run());
 
         let lifecycle = &self.lifecycle;
         let serving = async {
             let served =
                 lifecycle::serve_until(self.server, lifecycle.clone(), shutdown, HTTP_DRAIN).await;
-            // The server also stops if it fails; the drain must stop with it.
+            // The server also stops if it fails; the consumer must stop with it.
             lifecycle.begin_shutdown();
             served
         };
         let finishing = async {
             let deadline = lifecycle.stopped().await;
-            match tokio::time::timeout_at(deadline - RELEASE_RESERVE, &mut draining).await {
+            match tokio::time::timeout_at(deadline - RELEASE_RESERVE, &mut consuming).await {
                 Ok(Ok(())) => {}
-                Ok(Err(err)) => tracing::error!(error = %err, "the drain task failed"),
+                Ok(Err(err)) => tracing::error!(error = %err, "the consumer task failed"),
                 Err(_elapsed) => {
                     tracing::warn!("the batch in hand did not finish in time; it stays in Redis");
-                    draining.abort();
+                    consuming.abort();
                 }
             }
             // The housekeeping round in progress is abandoned at the stop: this is immediate.

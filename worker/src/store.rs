@@ -10,7 +10,7 @@ use tokio_postgres::config::SslMode;
 /// A connection attempt that takes longer has failed: the worker backs off and retries, and
 /// the log names `DATABASE_URL`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The drain holds one connection and readiness probes another; two more are slack for a
+/// The consumer holds one connection and readiness probes another; two more are slack for a
 /// replacement while a broken one is being dropped.
 const POOL_SIZE: usize = 4;
 /// Waiting longer for a connection from the pool means PostgreSQL is not answering.

@@ -4,6 +4,7 @@ mod helpers;
 
 mod dead_letters;
 mod drain;
+mod metrics;
 mod outages;
 mod queue;
 mod recovery;

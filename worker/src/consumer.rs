@@ -1,4 +1,4 @@
-//! The drain loop: take a batch from Redis, store it in one PostgreSQL transaction, then
+//! the consumer loop: take a batch from Redis, store it in one PostgreSQL transaction, then
 //! acknowledge it in Redis. Any failure is retried with capped backoff while the batch waits
 //! in this worker's processing list; nothing is acknowledged before it has committed.
 
@@ -13,10 +13,10 @@ use service_kit::{
 use crate::{
     backoff::Backoff,
     health::Health,
+    metrics::{WorkerMetrics, dead_letter_reason},
     queue::{Housekeeper, Queue},
     schema,
     store::{self, FoldedBatch, on_connection},
-    telemetry::{WorkerMetrics, dead_letter_reason},
 };
 
 /// A batch of a few thousand rows commits in tens of milliseconds; one that has not committed
@@ -51,7 +51,7 @@ impl Service {
     }
 }
 
-pub struct Drain {
+pub struct Consumer {
     pub queue: Queue,
     pub pool: Pool,
     pub metrics: WorkerMetrics,
@@ -59,7 +59,7 @@ pub struct Drain {
     pub lifecycle: Lifecycle,
 }
 
-impl Drain {
+impl Consumer {
     /// Migrates the schema, then drains until shutdown. Returns once the batch in hand (if
     /// any) is committed and acknowledged, or, if a backing service failed during shutdown,
     /// left in the processing list for the release that follows. A blocking read in progress
@@ -103,9 +103,15 @@ impl Drain {
                     }
                 }
             };
-            if !taken.is_empty() && !self.process(taken).await {
+            if taken.is_empty() {
+                continue;
+            }
+            self.metrics.in_flight.set(taken.len() as i64);
+            if !self.process(taken).await {
+                // Still held: the release that follows the stop gives it back.
                 return;
             }
+            self.metrics.in_flight.set(0);
         }
     }
 
@@ -121,6 +127,11 @@ impl Drain {
             }
         }
         let votes = ballots.len() as u64;
+        let stamps: Vec<i64> = ballots
+            .iter()
+            .map(|ballot| ballot.ts)
+            .filter(|&ts| ts > 0)
+            .collect();
         let batch = FoldedBatch::fold(ballots);
 
         if !batch.is_empty() {
@@ -131,7 +142,11 @@ impl Drain {
                 })
                 .await;
                 match stored {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        self.metrics
+                            .observe_commit_delays(&stamps, service_kit::ballot::now_millis());
+                        break;
+                    }
                     Err(err) => {
                         if !retry.failed(err).await {
                             return false;
@@ -195,7 +210,7 @@ fn parse(message: &[u8]) -> Result<Ballot, MalformedBallot> {
 
 /// Repeated attempts at one step against one backing service: capped backoff between
 /// failures, each logged with the variable to check. Health is the probes' to record, not
-/// the drain's: a step that fails for another reason than reachability must not make readiness
+/// the consumer's: a step that fails for another reason than reachability must not make readiness
 /// flap against them.
 struct Retry<'a> {
     lifecycle: &'a Lifecycle,
