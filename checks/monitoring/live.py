@@ -14,12 +14,10 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
 import threading
-import time
 import urllib.parse
 from contextlib import contextmanager
 
@@ -34,7 +32,7 @@ from checks.monitoring.objects import (
     program_of_workload,
     prometheus_relabel_configs,
 )
-from checks.programs import PATIENCE_SECONDS, STOP_SECONDS, free_port
+from checks.programs import PATIENCE_SECONDS, free_port, stop, wait_for_answer
 
 SCRAPE_INTERVAL = "1s"
 
@@ -135,31 +133,14 @@ def prometheus(scrape, directory):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    server = Prometheus(port)
     try:
-        deadline = time.monotonic() + PATIENCE_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"prometheus exited with {process.returncode}:\n"
-                    + (directory / "prometheus.log").read_text()
-                )
-            try:
-                if server.get("/-/ready")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"prometheus did not get ready on port {port}")
-            time.sleep(0.1)
-        yield server
-    finally:
-        process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            wait_for_answer(process, "prometheus", port, "/-/ready", lambda status: status == 200)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}:\n{(directory / 'prometheus.log').read_text()}") from None
+        yield Prometheus(port)
+    finally:
+        stop(process)
         log.close()
 
 
