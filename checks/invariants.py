@@ -79,21 +79,27 @@ def version_keys(selector):
     return sorted(keys & set(VERSION_LABELS))
 
 
-def selectors(objects):
+def selectors(objects, shared_services=()):
     """Every Service, PodDisruptionBudget and workload selector selects the pods of exactly
-    one workload, a workload's own selector matches its template's labels, and no selector
-    names a version."""
+    one workload (a Service named in `shared_services`, of at least one: two versions behind
+    one Service, by design), a workload's own selector matches its template's labels, and no
+    selector names a version. A Job's selector is the one Kubernetes generates for it."""
     problems = []
     for service in of_kind(objects, "Service"):
         # A Service's selector is a plain map of labels.
         selector = {"matchLabels": service["spec"].get("selector") or {}}
-        problems += exactly_one(objects, service, selector)
+        if service["metadata"]["name"] in shared_services:
+            problems += at_least_one(objects, service, selector)
+        else:
+            problems += exactly_one(objects, service, selector)
         problems += no_version(service, service["spec"].get("selector") or {})
     for budget in of_kind(objects, "PodDisruptionBudget"):
         selector = budget["spec"].get("selector") or {}
         problems += exactly_one(objects, budget, selector)
         problems += no_version(budget, selector)
     for workload in workloads(objects):
+        if workload["kind"] == "Job" and not workload["spec"].get("manualSelector"):
+            continue
         selector = workload["spec"].get("selector") or {}
         labels = pod_template(workload)["metadata"].get("labels") or {}
         if not selects(selector, labels):
@@ -111,6 +117,15 @@ def exactly_one(objects, obj, selector):
     if len(matched) != 1:
         names = ", ".join(describe(w) for w in matched) or "none"
         return [f"{describe(obj)}: selects the pods of {len(matched)} workloads ({names})"]
+    return []
+
+
+def at_least_one(objects, obj, selector):
+    if not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        return [f"{describe(obj)}: an empty selector selects every pod"]
+    namespace = obj["metadata"].get("namespace", "default")
+    if not selected_workloads(objects, selector, namespace):
+        return [f"{describe(obj)}: selects the pods of no workload"]
     return []
 
 
@@ -158,6 +173,8 @@ def ports(objects):
     for ingress in of_kind(objects, "Ingress"):
         for backend in ingress_backends(ingress):
             problems += backend_problems(objects, ingress, backend)
+    for route in of_kind(objects, "HTTPRoute"):
+        problems += route_problems(objects, route)
     for workload in workloads(objects):
         for container in containers(workload):
             program = program_of(container.get("image", ""))
@@ -198,6 +215,33 @@ def backend_problems(objects, ingress, backend):
         if wanted.get("name") == port.get("name") or wanted.get("number") == port["port"]:
             return []
     return [f"{describe(ingress)}: Service {name} has no port {wanted}"]
+
+
+def route_problems(objects, route):
+    """A Gateway API HTTPRoute's Gateways and their listeners exist, and each backend is a
+    Service port, by number as the API requires."""
+    namespace = route["metadata"].get("namespace", "default")
+    problems = []
+    gateways = {
+        (g["metadata"].get("namespace", "default"), g["metadata"]["name"]): g
+        for g in of_kind(objects, "Gateway")
+    }
+    for parent in route["spec"].get("parentRefs") or []:
+        gateway = gateways.get((parent.get("namespace", namespace), parent["name"]))
+        if gateway is None:
+            problems.append(f"{describe(route)}: no Gateway {parent['name']}")
+            continue
+        listeners = {listener["name"] for listener in gateway["spec"].get("listeners") or []}
+        if "sectionName" in parent and parent["sectionName"] not in listeners:
+            problems.append(f"{describe(route)}: Gateway {parent['name']} has no listener "
+                            f"{parent['sectionName']}")
+    for rule in route["spec"].get("rules") or []:
+        for backend in rule.get("backendRefs") or []:
+            if backend.get("kind", "Service") != "Service":
+                continue
+            wanted = {"service": {"name": backend["name"], "port": {"number": backend.get("port")}}}
+            problems += backend_problems(objects, route, wanted)
+    return problems
 
 
 def probes(objects):
@@ -394,12 +438,16 @@ def stopping(objects):
 
 
 def autoscaling(objects):
-    """Every HorizontalPodAutoscaler's target exists, sets no replica count (the autoscaler
-    owns it), and requests CPU in every container when CPU is a metric."""
+    """Every HorizontalPodAutoscaler's and KEDA ScaledObject's target exists, sets no replica
+    count (the autoscaler owns it), and requests CPU in every container when CPU is a metric;
+    no workload has two autoscalers."""
     problems = []
-    for autoscaler in of_kind(objects, "HorizontalPodAutoscaler"):
-        target = autoscaler["spec"]["scaleTargetRef"]
+    owners = {}
+    for autoscaler in of_kind(objects, "HorizontalPodAutoscaler", "ScaledObject"):
+        # A ScaledObject's target is a Deployment unless it says otherwise.
+        target = {"kind": "Deployment", **autoscaler["spec"]["scaleTargetRef"]}
         namespace = autoscaler["metadata"].get("namespace", "default")
+        owners.setdefault((namespace, target["kind"], target["name"]), []).append(autoscaler)
         matches = [
             w
             for w in workloads(objects)
@@ -413,10 +461,12 @@ def autoscaling(objects):
         workload = matches[0]
         if "replicas" in workload["spec"]:
             problems.append(f"{describe(workload)}: sets replicas, which its autoscaler owns")
+        if len(owners[(namespace, target["kind"], target["name"])]) == 2:
+            problems.append(f"{describe(workload)}: two autoscalers")
         uses_cpu = any(
             (metric.get("resource") or {}).get("name") == "cpu"
             for metric in autoscaler["spec"].get("metrics") or []
-        )
+        ) or any(trigger.get("type") == "cpu" for trigger in autoscaler["spec"].get("triggers") or [])
         for container in pod_template(workload)["spec"].get("containers") or []:
             requests = (container.get("resources") or {}).get("requests") or {}
             if uses_cpu and "cpu" not in requests:
@@ -498,9 +548,10 @@ RECOMMENDED_LABELS = (
 )
 
 
-def labels(objects):
+def labels(objects, versioned=()):
     """SPEC 10: every pod carries `app` (what its Service selects) and the recommended labels,
-    part of voting-app, and no version label (it would go stale under `kubectl set image`)."""
+    part of voting-app, and no version label (it would go stale under `kubectl set image`),
+    except the workloads named in `versioned` (the slides' v1 and v2), which carry `version`."""
     problems = []
     for workload in workloads(objects):
         pod_labels = pod_template(workload)["metadata"].get("labels") or {}
@@ -509,17 +560,35 @@ def labels(objects):
                 problems.append(f"{describe(workload)}: its pods lack the label {key}")
         if pod_labels.get("app.kubernetes.io/part-of", "voting-app") != "voting-app":
             problems.append(f"{describe(workload)}: its pods are not part of voting-app")
+        allowed = ("version",) if workload["metadata"]["name"] in versioned else ()
         for key in VERSION_LABELS:
-            if key in pod_labels:
+            if key in pod_labels and key not in allowed:
                 problems.append(f"{describe(workload)}: its pods carry the label {key}")
+        for key in allowed:
+            if key not in pod_labels:
+                problems.append(f"{describe(workload)}: its pods lack the label {key}")
     return problems
 
 
-def conduct(objects):
+def enforced_profile(objects, namespace):
+    """The Pod Security profile `namespace` enforces: restricted unless its Namespace object
+    says otherwise (a namespace the objects do not create is held to the strictest)."""
+    for obj in of_kind(objects, "Namespace"):
+        if obj["metadata"]["name"] == namespace:
+            labels = obj["metadata"].get("labels") or {}
+            return labels.get("pod-security.kubernetes.io/enforce", "privileged")
+    return "restricted"
+
+
+def conduct(objects, shared_accounts=()):
     """What the issue asks of every container: the restricted Pod Security profile (a numeric
     non-root user, no privilege escalation, every capability dropped, the runtime's seccomp
     profile, a read-only root), CPU and memory requests and a memory limit, images pulled only
-    when absent; and of every pod: its own ServiceAccount, without an API token."""
+    when absent; and of every pod: its own ServiceAccount, without an API token. A pod in a
+    namespace that enforces another profile (the log collector's, which reads the node's files
+    as root) still drops every capability and escalates nothing; only its user may be root.
+    The ServiceAccounts of `shared_accounts` serve several workloads: the versions of one
+    program."""
     problems = []
     service_accounts = {
         (a["metadata"].get("namespace", "default"), a["metadata"]["name"]): a
@@ -540,8 +609,13 @@ def conduct(objects):
             where = f"{describe(workload)} container {container['name']}"
             security = {**pod_security, **(container.get("securityContext") or {})}
             user = security.get("runAsUser")
-            if security.get("runAsNonRoot") is not True or not isinstance(user, int) or user == 0:
+            numeric = isinstance(user, int)
+            if enforced_profile(objects, namespace) == "restricted" and (
+                security.get("runAsNonRoot") is not True or not numeric or user == 0
+            ):
                 problems.append(f"{where}: not a numeric non-root user")
+            elif not numeric:
+                problems.append(f"{where}: not a numeric user")
             if security.get("allowPrivilegeEscalation") is not False:
                 problems.append(f"{where}: may escalate privileges")
             if "ALL" not in ((security.get("capabilities") or {}).get("drop") or []):
@@ -557,7 +631,7 @@ def conduct(objects):
             if container.get("imagePullPolicy") != "IfNotPresent":
                 problems.append(f"{where}: imagePullPolicy is not IfNotPresent")
     for account, users in used_by.items():
-        if len(users) > 1:
+        if len(users) > 1 and account not in shared_accounts:
             names = ", ".join(describe(w) for w in users)
             problems.append(f"ServiceAccount {account} is shared by {names}")
     return problems

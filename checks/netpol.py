@@ -217,12 +217,13 @@ def connects(policies, source, destination, port, protocol):
 UNUSED_PORT = (12345, "TCP")
 
 
-def edge_table(objects):
+def edge_table(objects, extra_peers=()):
     """(source, destination, port, protocol) -> allowed, for every pair of peers where at least
     one is in the app's namespace, on every port the destination listens on and one it does
-    not. Each pair is tried in both directions."""
+    not. Each pair is tried in both directions. `extra_peers` are clients a component brings
+    that no object here runs (KEDA's operator, say)."""
     policies = of_kind(objects, "NetworkPolicy")
-    peers = workload_pods(objects) + surroundings(objects)
+    peers = workload_pods(objects) + surroundings(objects) + list(extra_peers)
     table = {}
     for source in peers:
         for destination in peers:
@@ -261,9 +262,25 @@ EXPECTED_EDGES = frozenset(
 )
 
 
-def edge_problems(objects, expected=EXPECTED_EDGES):
+def with_roles(expected, roles):
+    """`expected` plus, for each `peer: role` of `roles`, every edge of `role` with `peer` in
+    its place, at either end or both: a component's new peers that act as one SPEC 10 names
+    (vote-v1 as vote, the seed Job as a load generator)."""
+
+    def standing_for(name):
+        return {name} | {peer for peer, role in roles.items() if role == name}
+
+    return frozenset(
+        (source, destination, port, protocol)
+        for role_source, role_destination, port, protocol in expected
+        for source in standing_for(role_source)
+        for destination in standing_for(role_destination)
+    )
+
+
+def edge_problems(objects, expected=EXPECTED_EDGES, extra_peers=()):
     """The differences between what the policies allow and `expected`, one line each."""
-    table = edge_table(objects)
+    table = edge_table(objects, extra_peers)
     problems = []
     for key, allowed in sorted(table.items()):
         source, destination, port, protocol = key

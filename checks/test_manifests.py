@@ -2,7 +2,7 @@
 
 import pytest
 
-from checks import invariants, manifests, netpol, programs
+from checks import components, invariants, manifests, netpol, programs
 from checks.monitoring import objects as monitoring
 
 
@@ -77,5 +77,5 @@ def test_compose_uses_the_listed_images(applied_once):
 @pytest.mark.parametrize("overlay", manifests.overlays(), ids=lambda path: path.name)
 def test_every_overlay_keeps_the_checks(overlay):
     objects = manifests.kustomize(overlay)
-    for check in CHECKS:
+    for check in components.tailored(CHECKS, components.expectations(overlay)):
         assert_none(check(objects))

@@ -6,6 +6,7 @@ for and exits 0, a missing schema fails here."""
 
 import copy
 import json
+import subprocess
 
 import kubernetes_validate
 import pytest
@@ -15,8 +16,9 @@ from checks import manifests
 from checks.monitoring import objects as monitoring
 
 OLDEST_SUPPORTED = "1.30.0"
-# Objects of custom resource groups have no schema in kubernetes-validate; each group here is
-# checked against its own (the Prometheus Operator's: checks/monitoring/objects.py).
+# The Prometheus Operator's objects are checked against the operator's own models, which also
+# refuse a field they do not know (checks/monitoring/objects.py); the other custom resources by
+# custom_resource_problems below.
 CUSTOM_GROUPS = {monitoring.OPERATOR_GROUP: monitoring.custom_resource_problems}
 
 
@@ -25,6 +27,24 @@ def sources():
     yield "apply -k k8s", manifests.kustomize()
     for overlay in manifests.overlays():
         yield f"kustomize {overlay.relative_to(manifests.REPOSITORY)}", manifests.kustomize(overlay)
+
+
+# The schemas of the components' custom resources (KEDA's ScaledObject, the Gateway API's
+# kinds), from the packages of custom-resources/package.json (`make tools` installs them).
+CUSTOM_RESOURCE_SCHEMAS = manifests.REPOSITORY / "checks" / "custom-resources" / "validate.mjs"
+
+
+def custom_resource_problems(obj):
+    """`obj`'s problems by the custom resource schemas, or None when they do not know its kind.
+    Those schemas check types, required fields and enumerations, not unknown field names."""
+    checked = subprocess.run(
+        ["node", str(CUSTOM_RESOURCE_SCHEMAS)],
+        input=json.dumps([obj]),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(checked.stdout)[0]
 
 
 def schema_problems(objects, version):
@@ -40,7 +60,11 @@ def schema_problems(objects, version):
             path = ".".join(str(part) for part in error.path)
             problems.append(f"{manifests.describe(obj)}: {path}: {error.message}")
         except kubernetes_validate.SchemaNotFoundError as error:
-            problems.append(f"{manifests.describe(obj)}: {error.message}")
+            custom = custom_resource_problems(obj)
+            if custom is None:
+                problems.append(f"{manifests.describe(obj)}: {error.message}")
+            else:
+                problems += [f"{manifests.describe(obj)}: {problem}" for problem in custom]
     return problems
 
 
@@ -88,3 +112,23 @@ def test_an_unknown_field_of_a_custom_resource_fails():
 def test_a_kind_without_a_schema_fails():
     unknown = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     assert schema_problems([unknown], latest_version()) != []
+
+
+def test_a_custom_resource_is_checked_against_its_own_schema():
+    scaled = {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": {"name": "worker"},
+        "spec": {"scaleTargetRef": {"name": "worker"}, "maxReplicaCount": "four",
+                 "triggers": [{"type": "redis", "metadata": {"listName": "votes"}}]},
+    }
+    problems = schema_problems([scaled], latest_version())
+    assert problems == ["ScaledObject worker: data/spec/maxReplicaCount must be integer"]
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "vote"},
+        "spec": {"rules": [{"matches": [{"path": {"type": "Prefix", "value": "/"}}]}]},
+    }
+    assert any("must be equal to one of the allowed values" in p
+               for p in schema_problems([route], latest_version()))
