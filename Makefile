@@ -72,7 +72,6 @@ $(TOOLS_STAMP):
 # reason: `# checkov:skip=CKV_DOCKER_n: why`.
 lint-static: tools
 	$(TOOLS_BIN)/hadolint $(DOCKERFILES)
-	scripts/check-dockerfile-members.sh $(DOCKERFILES)
 	$(TOOLS_BIN)/docker-compose --file docker-compose.yml config --quiet
 	$(TOOLS_BIN)/checkov --quiet --compact --skip-download --framework dockerfile \
 		$(addprefix --file ,$(DOCKERFILES))
