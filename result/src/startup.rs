@@ -77,6 +77,7 @@ impl Application {
         let metrics = web::Data::new(metrics);
         let result_metrics = web::Data::new(result_metrics);
         let lifecycle_data = web::Data::new(lifecycle.clone());
+        let sockets = web::Data::new(routes::Sockets::new(settings.sockets));
         let listener = TcpListener::bind(("0.0.0.0", settings.port))
             .with_context(|| format!("cannot listen on port {} (PORT)", settings.port))?;
         let port = listener.local_addr()?.port();
@@ -89,6 +90,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(result_metrics.clone())
                 .app_data(lifecycle_data.clone())
+                .app_data(sockets.clone())
                 .configure(routes::configure)
         })
         .listen(listener)?
