@@ -3,8 +3,9 @@
 //! sockets than it allows.
 
 use std::{
+    process::Stdio,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -18,7 +19,13 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt, stream::LocalBoxStream};
 use serde_json::Value;
 use test_support::{PATIENCE, wait_until_async};
 
-use crate::helpers::{Received, Schema, TestApp, tally_json};
+use service_kit::lifecycle::WATCHDOG_MESSAGE;
+use tokio::process::Command;
+
+use crate::{
+    helpers::{Database, Received, Schema, TestApp, TestSocket, tally_json},
+    shutdown::{EXIT_LIMIT, listening_port},
+};
 
 /// The largest payload a ping may carry (RFC 6455), which the server echoes in its pong: the
 /// fewest pings that fill a connection the client does not read.
@@ -279,4 +286,68 @@ async fn sockets_beyond_the_cap_get_a_503_until_one_closes() {
     app.wait_for_open_sockets(1).await;
     let mut third = app.connect_socket().await;
     assert_eq!(third.next_tally().await, tally_json(0, 0));
+}
+
+#[actix_web::test]
+async fn a_stalled_client_gets_its_1001_within_the_stop_deadline_and_the_exit_waits_for_nothing() {
+    let database = Database::create(Schema::Tally).await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_result"))
+        .env("PORT", "0")
+        .env("DATABASE_URL", database.url())
+        .env("LOG_FORMAT", "json")
+        .env("SHUTDOWN_DRAIN_SECONDS", "0")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the result binary starts");
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let port = listening_port(&mut child, Arc::clone(&logs)).await;
+    let client = awc::Client::default();
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let (_, frames) = client.ws(&url).connect().await.expect("a handshake");
+    let mut live = TestSocket::from_frames(frames);
+    assert_eq!(live.next_tally().await, tally_json(0, 0));
+    let (_, framed) = client.ws(&url).connect().await.expect("a handshake");
+    let mut stalled = StalledClient::flooding(framed).await;
+
+    let signalled = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().expect("running").to_string()])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(kill.success());
+
+    match live.receive().await {
+        Received::Closed(Some(reason)) => assert_eq!(reason.code, CloseCode::Away),
+        other => panic!("expected a 1001 close, got {other:?}"),
+    }
+    // The stalled client reads again: behind the pongs it could not take is its 1001.
+    let close = loop {
+        match stalled.receive().await {
+            Received::Tally(_) => continue,
+            Received::Closed(reason) => break reason,
+        }
+    };
+    assert_eq!(close.map(|reason| reason.code), Some(CloseCode::Away));
+    assert!(
+        signalled.elapsed() < EXIT_LIMIT,
+        "the 1001 came {:?} after the signal",
+        signalled.elapsed()
+    );
+    let status = tokio::time::timeout(PATIENCE, child.wait())
+        .await
+        .expect("the process exits")
+        .expect("waiting for the process");
+    let exited_after = signalled.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        exited_after < EXIT_LIMIT,
+        "exited {exited_after:?} after the signal"
+    );
+    let logs = logs
+        .lock()
+        .expect("no holder of the lock panics")
+        .join("\n");
+    assert!(!logs.contains(WATCHDOG_MESSAGE), "{logs}");
 }
