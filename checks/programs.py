@@ -97,21 +97,32 @@ def running(program, queue, database_url):
         raise RuntimeError(f"{binary} is missing: run `cargo build --workspace` first")
     process = subprocess.Popen([str(binary)], env=environment, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + PATIENCE_SECONDS
-        while get(port, "/healthz") is None:
-            if process.poll() is not None:
-                raise RuntimeError(f"{program} exited with {process.returncode} at start-up")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{program} did not answer on port {port}")
-            time.sleep(0.05)
+        wait_for_answer(process, program, port, "/healthz")
         yield port
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def wait_for_answer(process, name, port, path, answered=lambda status: status is not None):
+    """Waits until `answered(status of GET path)`; fails if `process` exits first, or after
+    PATIENCE_SECONDS."""
+    deadline = time.monotonic() + PATIENCE_SECONDS
+    while not answered(get(port, path)):
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode} at start-up")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not answer on port {port}")
+        time.sleep(0.05)
+
+
+def stop(process):
+    """SIGTERM, then SIGKILL if `process` has not exited within STOP_SECONDS."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def answers_ok(port, path):

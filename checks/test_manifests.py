@@ -3,6 +3,7 @@
 import pytest
 
 from checks import components, invariants, manifests, netpol, programs
+from checks.monitoring import objects as monitoring
 
 
 def assert_none(problems):
@@ -43,6 +44,7 @@ CHECKS = [
     invariants.labels,
     invariants.conduct,
     netpol.edge_problems,
+    monitoring.monitors,
 ]
 
 

@@ -14,11 +14,13 @@ import pytest
 from kubernetes_validate.utils import latest_version
 
 from checks import chart, manifests
+from checks.monitoring import objects as monitoring
 
 OLDEST_SUPPORTED = "1.30.0"
-# Objects of custom resource kinds (from the opt-in components: ServiceMonitor, ScaledObject,
-# HTTPRoute...) have no schema here; they are checked against their own where those come.
-CUSTOM_KINDS = frozenset()
+# The Prometheus Operator's objects are checked against the operator's own models, which also
+# refuse a field they do not know (checks/monitoring/objects.py); the other custom resources by
+# custom_resource_problems below.
+CUSTOM_GROUPS = {monitoring.OPERATOR_GROUP: monitoring.custom_resource_problems}
 
 
 def sources():
@@ -51,7 +53,9 @@ def custom_resource_problems(obj):
 def schema_problems(objects, version):
     problems = []
     for obj in objects:
-        if obj["kind"] in CUSTOM_KINDS:
+        group = obj["apiVersion"].rpartition("/")[0]
+        if group in CUSTOM_GROUPS:
+            problems += CUSTOM_GROUPS[group](obj)
             continue
         try:
             kubernetes_validate.validate(obj, version, strict=True)
@@ -100,6 +104,13 @@ def test_a_field_newer_than_the_oldest_version_fails(applied_once):
     deployment = manifests.find(broken, "Deployment", "vote")
     deployment["spec"]["template"]["spec"]["resources"] = {"requests": {"cpu": "1"}}
     assert schema_problems(broken, OLDEST_SUPPORTED) != []
+
+
+def test_an_unknown_field_of_a_custom_resource_fails():
+    monitor = manifests.find(manifests.kustomize(monitoring.OVERLAY), "PodMonitor", "worker")
+    monitor["spec"]["podMetricEndpoints"] = monitor["spec"]["podMetricsEndpoints"]
+    problems = schema_problems([monitor], latest_version())
+    assert problems == ["PodMonitor voting-app/worker: spec.podMetricEndpoints: not a field of its schema"]
 
 
 def test_a_kind_without_a_schema_fails():

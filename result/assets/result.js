@@ -4,11 +4,25 @@
 // page says it is reconnecting. The first frame after a reconnect is the full tally, so the
 // page re-syncs by itself. The server renders the same numbers first, so this script only
 // keeps them current.
+//
+// A socket can also die without a close (a projector whose Wi-Fi roams leaves it half open,
+// and the browser may take minutes to notice). The server sends a frame at least once per
+// heartbeat, which the page states on this script's tag; silence for 2.5 heartbeats, or a
+// connection that does not open in that time, counts as a drop.
 (function () {
   'use strict';
 
   var FIRST_RETRY_MS = 500;
   var MAX_RETRY_MS = 10000;
+  // The server's default, for a page that does not say.
+  var DEFAULT_HEARTBEAT_MS = 10000;
+  // Two missed heartbeats and a half for the network's jitter.
+  var STALE_HEARTBEATS = 2.5;
+
+  var heartbeatMs =
+    Number(document.currentScript && document.currentScript.dataset.heartbeatMs) ||
+    DEFAULT_HEARTBEAT_MS;
+  var staleAfterMs = STALE_HEARTBEATS * heartbeatMs;
 
   var elements = {
     percentA: document.getElementById('percent-a'),
@@ -59,15 +73,35 @@
   function connect() {
     var scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
     var socket = new WebSocket(scheme + '//' + window.location.host + '/ws');
+    var staleTimer;
+    var dropped = false;
+
+    // Once per socket, however it ended: a close, an error, or silence.
+    function drop() {
+      if (dropped) return;
+      dropped = true;
+      window.clearTimeout(staleTimer);
+      socket.onmessage = socket.onclose = socket.onerror = null;
+      // A half-open socket never confirms the close; the page does not wait for it.
+      socket.close();
+      showReconnecting(true);
+      window.setTimeout(connect, retryDelay());
+    }
+
+    function expectFrameSoon() {
+      window.clearTimeout(staleTimer);
+      staleTimer = window.setTimeout(drop, staleAfterMs);
+    }
+
+    expectFrameSoon();
     socket.onmessage = function (event) {
+      expectFrameSoon();
       failedAttempts = 0;
       showReconnecting(false);
       render(JSON.parse(event.data));
     };
-    socket.onclose = function () {
-      showReconnecting(true);
-      window.setTimeout(connect, retryDelay());
-    };
+    socket.onclose = drop;
+    socket.onerror = drop;
   }
 
   connect();

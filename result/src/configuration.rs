@@ -27,6 +27,7 @@ pub struct Settings {
     pub safety_poll: Duration,
     /// How long a stopping service keeps serving with readiness 503 (SPEC section 6).
     pub drain: Duration,
+    pub sockets: crate::routes::SocketSettings,
 }
 
 impl Settings {
@@ -46,6 +47,7 @@ impl Settings {
             app_version: config::app_version(env!("CARGO_PKG_VERSION")),
             safety_poll: config::seconds_or("TALLY_POLL_SECONDS", DEFAULT_SAFETY_POLL)?,
             drain: service_kit::lifecycle::drain_from_env()?,
+            sockets: crate::routes::SocketSettings::from_env()?,
         })
     }
 }

@@ -81,6 +81,7 @@ impl Application {
         let metrics = web::Data::new(metrics);
         let result_metrics = web::Data::new(result_metrics);
         let lifecycle_data = web::Data::new(lifecycle.clone());
+        let sockets = web::Data::new(routes::Sockets::new(settings.sockets));
         let listener = service_kit::net::listen_on_all_interfaces(settings.port)
             .with_context(|| format!("cannot listen on port {} (PORT)", settings.port))?;
         let port = listener.local_addr()?.port();
@@ -93,6 +94,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(result_metrics.clone())
                 .app_data(lifecycle_data.clone())
+                .app_data(sockets.clone())
                 .configure(routes::configure)
         })
         .listen(listener)?

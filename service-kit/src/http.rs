@@ -1,8 +1,10 @@
 //! The response headers and error pages shared by the web programs (SPEC sections 3 and 5).
 
 use actix_web::{
-    FromRequest, Handler, HttpResponse, Resource, Responder, Route, guard, http::StatusCode,
-    middleware::DefaultHeaders, web,
+    FromRequest, Handler, HttpResponse, Resource, Responder, Route, guard,
+    http::{StatusCode, header},
+    middleware::DefaultHeaders,
+    web,
 };
 
 /// Everything a page needs comes from the service itself; `connect-src 'self'` covers the
@@ -44,17 +46,25 @@ pub async fn not_found() -> HttpResponse {
     error_page(StatusCode::NOT_FOUND, "There is nothing at this address.")
 }
 
-/// A resource's default service: a known path asked with a method it does not serve.
-pub async fn method_not_allowed() -> HttpResponse {
-    error_page(
+/// The methods a path served by [`get`] answers.
+pub const GET_AND_HEAD: &str = "GET, HEAD";
+
+/// A resource's default service: a known path asked with a method it does not serve. RFC 9110
+/// (section 15.5.6) asks a 405 to say which methods the path does serve.
+pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut page = error_page(
         StatusCode::METHOD_NOT_ALLOWED,
         "This address does not accept that method.",
-    )
+    );
+    page.headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    page
 }
 
-/// A route's resource whose other methods get the 405 page rather than an empty 405.
-pub fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A route's resource whose other methods get the 405 page, naming the methods in `allow`
+/// (as the `Allow` header spells them: `"GET, HEAD, POST"`), rather than an empty 405.
+pub fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || async move { method_not_allowed(allow) }))
 }
 
 /// A path served only to GET (and HEAD, which `curl -I` and some monitors send; actix-http
@@ -65,7 +75,7 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    resource(path).route(get_or_head().to(handler))
+    resource(path, GET_AND_HEAD).route(get_or_head().to(handler))
 }
 
 /// A route for GET and HEAD.

@@ -260,19 +260,3 @@ fn asset(content_type: &str, body: &'static str) -> HttpResponse {
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(body)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use service_kit::http::escape_html;
-
-    #[test]
-    fn unknown_option_names_the_labels_escaped_by_the_error_page() {
-        let mut settings = crate::settings::Settings::from_env().expect("defaults are valid");
-        settings.option_a = "<Cats>".into();
-        let err = VoteError::unknown_option(&settings);
-        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
-        assert!(err.to_string().contains("<Cats>"));
-        assert!(escape_html(&err.to_string()).contains("&lt;Cats&gt;"));
-    }
-}

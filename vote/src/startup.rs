@@ -74,11 +74,11 @@ impl Application {
                 .wrap(security_headers())
                 .wrap(from_fn(observe))
                 .service(
-                    resource("/")
+                    resource("/", "GET, HEAD, POST")
                         .route(get_or_head().to(routes::index))
                         .route(web::post().to(routes::vote_form)),
                 )
-                .service(resource("/api/vote").route(web::post().to(routes::vote_api)))
+                .service(resource("/api/vote", "POST").route(web::post().to(routes::vote_api)))
                 .service(get("/static/vote.css", routes::stylesheet))
                 .service(get("/favicon.svg", routes::favicon))
                 .service(get("/favicon.ico", routes::favicon))

@@ -4,6 +4,7 @@
 use actix_web::{
     HttpRequest,
     cookie::{Cookie, SameSite, time::Duration as CookieDuration},
+    http::header,
 };
 use service_kit::ballot::VoteOption;
 
@@ -58,18 +59,34 @@ pub struct Voter {
 
 impl Voter {
     pub fn from_request(req: &HttpRequest) -> Voter {
-        let known_id = req
-            .cookie(VOTER_ID_COOKIE)
-            .and_then(|cookie| VoterId::parse(cookie.value()));
-        let current_vote = req
-            .cookie(VOTE_COOKIE)
-            .and_then(|cookie| VoteOption::parse(cookie.value()));
+        let known_id =
+            request_cookie(req, VOTER_ID_COOKIE).and_then(|value| VoterId::parse(&value));
+        let current_vote =
+            request_cookie(req, VOTE_COOKIE).and_then(|value| VoteOption::parse(&value));
         Voter {
             known: known_id.is_some(),
             id: known_id.unwrap_or_else(VoterId::generate),
             current_vote,
         }
     }
+}
+
+/// The value of the first cookie called `name` in the request's `Cookie` headers.
+///
+/// Each cookie is read on its own: a byte that is not UTF-8 spoils only the cookie it is in,
+/// where actix-web's `HttpRequest::cookie` drops every cookie of the header, and with them the
+/// voter's identity (a browser sends whatever another site on the domain stored). Cookies are
+/// percent-decoded, as actix-web does.
+fn request_cookie(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .flat_map(|value| value.as_bytes().split(|&byte| byte == b';'))
+        .filter_map(|pair| {
+            let pair = String::from_utf8_lossy(pair);
+            let cookie = Cookie::parse_encoded(pair.trim().to_owned()).ok()?;
+            (cookie.name() == name).then(|| cookie.value().to_owned())
+        })
+        .next()
 }
 
 /// A cookie with the flags SPEC section 3 asks for. `Secure` when the request came over TLS,

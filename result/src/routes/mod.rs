@@ -11,6 +11,7 @@ use service_kit::{
 };
 
 pub use page::Page;
+pub use socket::{SocketSettings, Sockets};
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config

@@ -15,6 +15,9 @@ pub struct Page {
     option_b: String,
     app_version: String,
     hostname: String,
+    /// How often the socket sends a frame at the least, so the script can tell a quiet socket
+    /// from a dead one.
+    heartbeat_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -23,6 +26,7 @@ struct PageContext<'a> {
     option_b: &'a str,
     app_version: &'a str,
     hostname: &'a str,
+    heartbeat_ms: u64,
     total_text: String,
     /// The numbers shown; absent while there are no votes.
     percent_a: Option<i64>,
@@ -43,6 +47,7 @@ impl Page {
             option_b: settings.option_b.clone(),
             app_version: settings.app_version.clone(),
             hostname,
+            heartbeat_ms: settings.sockets.heartbeat.as_millis() as u64,
         })
     }
 
@@ -54,6 +59,7 @@ impl Page {
             option_b: &self.option_b,
             app_version: &self.app_version,
             hostname: &self.hostname,
+            heartbeat_ms: self.heartbeat_ms,
             total_text: tally.total_text(),
             percent_a: percentages.map(|(a, _)| a),
             percent_b: percentages.map(|(_, b)| b),

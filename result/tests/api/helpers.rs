@@ -4,7 +4,7 @@ use std::{str::FromStr, time::Duration};
 
 use awc::ws::{CloseReason, Frame, Message};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use result::{configuration::Settings, startup::Application};
+use result::{configuration::Settings, routes::SocketSettings, startup::Application};
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, PgPool, postgres::PgConnectOptions};
 use test_support::PATIENCE;
@@ -12,6 +12,9 @@ use tokio::sync::oneshot;
 
 /// A safety poll so slow that, within a test, only a notification can deliver a change.
 const NO_SAFETY_POLL: Duration = Duration::from_secs(3600);
+
+/// A heartbeat so slow that, within a test, a socket gets a frame only when the tally changes.
+const NO_HEARTBEAT: Duration = Duration::from_secs(3600);
 
 /// A safety poll fast enough for a test to wait on.
 const FAST_SAFETY_POLL: Duration = Duration::from_millis(200);
@@ -144,6 +147,11 @@ pub fn test_settings(database_url: &str) -> Settings {
         app_version: "9.9.9-test".to_owned(),
         safety_poll: NO_SAFETY_POLL,
         drain: Duration::ZERO,
+        sockets: SocketSettings {
+            heartbeat: NO_HEARTBEAT,
+            client_timeout: NO_HEARTBEAT * 2,
+            ..SocketSettings::default()
+        },
     }
 }
 

@@ -3,4 +3,5 @@
 mod helpers;
 mod page;
 mod shutdown;
+mod sockets;
 mod websocket;

@@ -132,6 +132,10 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
         .await
         .expect("the service answers");
     assert_eq!(response.status(), 405);
+    assert_eq!(
+        crate::helpers::header(response.headers(), "allow"),
+        "GET, HEAD"
+    );
 }
 
 #[actix_web::test]

@@ -2,6 +2,7 @@
 
 use std::{
     process::Stdio,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -15,7 +16,7 @@ use tokio::{
 use crate::helpers::{Database, Received, Schema, tally_json};
 
 /// SPEC section 6: the process exits within 10 s of the signal.
-const EXIT_LIMIT: Duration = Duration::from_secs(10);
+pub const EXIT_LIMIT: Duration = Duration::from_secs(10);
 
 #[actix_web::test]
 async fn sigterm_closes_sockets_with_1001_refuses_new_ones_and_exits_cleanly() {
@@ -29,7 +30,7 @@ async fn sigterm_closes_sockets_with_1001_refuses_new_ones_and_exits_cleanly() {
         .kill_on_drop(true)
         .spawn()
         .expect("the result binary starts");
-    let port = listening_port(&mut child).await;
+    let port = listening_port(&mut child, Arc::default()).await;
     let client = awc::Client::default();
     let (_, frames) = client
         .ws(format!("ws://127.0.0.1:{port}/ws"))
@@ -83,8 +84,12 @@ async fn sigterm_closes_sockets_with_1001_refuses_new_ones_and_exits_cleanly() {
 }
 
 /// Reads the JSON log until the "listening" line, which names the port PORT=0 picked, then
-/// keeps draining the output so that the process never blocks on a full pipe.
-async fn listening_port(child: &mut tokio::process::Child) -> u16 {
+/// keeps draining the output so that the process never blocks on a full pipe. The lines after
+/// it are kept in `rest`.
+pub async fn listening_port(
+    child: &mut tokio::process::Child,
+    rest: Arc<Mutex<Vec<String>>>,
+) -> u16 {
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut lines = BufReader::new(stdout).lines();
     let port = tokio::time::timeout(PATIENCE, async {
@@ -100,6 +105,12 @@ async fn listening_port(child: &mut tokio::process::Child) -> u16 {
     })
     .await
     .expect("the service starts listening in time");
-    actix_web::rt::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    actix_web::rt::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            rest.lock()
+                .expect("no holder of the lock panics")
+                .push(line);
+        }
+    });
     port
 }

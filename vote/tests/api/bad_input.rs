@@ -116,13 +116,19 @@ async fn unknown_paths_are_404_and_wrong_methods_405_each_with_a_page() {
 
     assert_eq!(missing.status, 404);
     assert!(missing.body.contains("404 Not Found"));
-    for reply in [&get_api, &delete_page, &post_health] {
+    for (reply, allowed) in [
+        (&get_api, "POST"),
+        (&delete_page, "GET, HEAD, POST"),
+        (&post_health, "GET, HEAD"),
+    ] {
         assert_eq!(reply.status, 405);
         assert!(
             reply.body.contains("405 Method Not Allowed"),
             "{}",
             reply.body
         );
+        // RFC 9110 section 15.5.6: a 405 names the methods the path does serve.
+        assert_eq!(reply.header("allow"), Some(allowed));
     }
     assert!(app.queued().is_empty());
 }

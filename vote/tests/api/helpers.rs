@@ -11,6 +11,7 @@ use vote::{settings::Settings, startup::Application};
 
 pub struct TestApp {
     pub address: String,
+    pub port: u16,
     pub queue: String,
     pub redis_url: String,
     pub client: Client,
@@ -44,11 +45,13 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     let queue = settings.vote_queue.clone();
     let redis_url = settings.redis_url.clone();
     let app = Application::build(settings).await.expect("the app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
+    let port = app.port();
+    let address = format!("http://127.0.0.1:{port}");
     // Runs until the test's runtime ends.
     actix_web::rt::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
         address,
+        port,
         _cleanup: QueueCleanup::new(&redis_url, &queue),
         queue,
         redis_url,

@@ -51,6 +51,20 @@ async fn the_labels_come_from_the_settings_and_are_escaped() {
 }
 
 #[actix_web::test]
+async fn the_error_page_for_an_unknown_option_names_the_labels_escaped() {
+    let mut settings = test_settings();
+    settings.option_a = "<b>Tea</b>".into();
+    let app = spawn_app_with(settings).await;
+
+    let reply = app.vote_form("c", &[]).await;
+
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.contains("&lt;b&gt;Tea&lt;"), "{}", reply.body);
+    assert!(!reply.body.contains("<b>Tea</b>"), "{}", reply.body);
+    assert!(app.queued().is_empty());
+}
+
+#[actix_web::test]
 async fn everything_the_page_needs_is_served_by_the_service_itself() {
     let app = spawn_app().await;
 

@@ -3,7 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{OwnRedis, PATIENCE, TestApp, spawn_app_with, test_settings};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+use crate::helpers::{FORM, JSON, OwnRedis, PATIENCE, TestApp, spawn_app_with, test_settings};
 
 /// SPEC section 3: the answer to a vote Redis cannot take arrives within 2 s.
 const SPEC_LIMIT: Duration = Duration::from_secs(2);
@@ -31,25 +36,66 @@ async fn vote_until_accepted(app: &TestApp) {
     }
 }
 
-async fn assert_not_recorded_within_the_limit(app: &TestApp) {
-    let started = Instant::now();
-    let page = app.vote_form("b", &[]).await;
-    assert!(
-        started.elapsed() < SPEC_LIMIT,
-        "the page answered after {:?}",
-        started.elapsed()
+/// Posts on a connection opened beforehand and times the answer from the moment the request
+/// is on the wire: SPEC's 2 s bound the service's answer, not the test's own connection set-up
+/// or its scheduling on a busy machine before the request leaves.
+async fn timed_post(
+    app: &TestApp,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> (Duration, Reply) {
+    let mut stream = TcpStream::connect(("127.0.0.1", app.port))
+        .await
+        .expect("the service listens");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("the request is sent");
+    let sent = Instant::now();
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .await
+        .expect("the answer arrives");
+    let elapsed = sent.elapsed();
+    let answer = String::from_utf8(answer).expect("answers are UTF-8");
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"));
+    let status = head
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {head}"));
+    (
+        elapsed,
+        Reply {
+            status,
+            body: body.to_owned(),
+        },
+    )
+}
+
+/// What an answer said.
+struct Reply {
+    status: u16,
+    body: String,
+}
+
+async fn assert_not_recorded_within_the_limit(app: &TestApp) {
+    let (elapsed, page) = timed_post(app, "/", FORM, "vote=b").await;
+    assert!(elapsed < SPEC_LIMIT, "the page answered after {elapsed:?}");
     assert_eq!(page.status, 503);
     assert!(page.body.contains("not recorded"), "{}", page.body);
     assert!(page.body.contains("try again"));
 
-    let started = Instant::now();
-    let api = app.vote_api(r#"{"vote":"a"}"#, &[]).await;
-    assert!(
-        started.elapsed() < SPEC_LIMIT,
-        "the API answered after {:?}",
-        started.elapsed()
-    );
+    let (elapsed, api) = timed_post(app, "/api/vote", JSON, r#"{"vote":"a"}"#).await;
+    assert!(elapsed < SPEC_LIMIT, "the API answered after {elapsed:?}");
     assert_eq!(api.status, 503);
     let error: serde_json::Value = serde_json::from_str(&api.body).expect("a JSON error");
     assert!(error["error"].as_str().unwrap().contains("not recorded"));

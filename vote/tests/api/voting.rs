@@ -1,6 +1,8 @@
 use service_kit::ballot::now_millis;
 
-use crate::helpers::{spawn_app, spawn_app_with, test_settings};
+use awc::http::header::{self, HeaderValue};
+
+use crate::helpers::spawn_app;
 
 #[actix_web::test]
 async fn a_form_vote_is_queued_with_the_cookies_voter_id_and_redirects_to_the_page() {
@@ -179,17 +181,54 @@ async fn the_cookies_are_secure_behind_a_tls_proxy() {
 
 #[actix_web::test]
 async fn votes_go_to_the_configured_queue_only() {
-    let settings = test_settings();
-    let other_queue = crate::helpers::unique_queue();
-    let app = spawn_app_with(settings).await;
+    // Two services on one Redis, as two polls in one workshop would run.
+    let first = spawn_app().await;
+    let second = spawn_app().await;
 
-    app.vote_api(r#"{"vote":"b"}"#, &[]).await;
+    first
+        .vote_api(r#"{"vote":"b"}"#, &[("voter_id", "first-poll")])
+        .await;
+    second
+        .vote_api(r#"{"vote":"a"}"#, &[("voter_id", "second-poll")])
+        .await;
 
-    assert_eq!(app.queued().len(), 1);
-    let mut redis = crate::helpers::redis_connection(&app.redis_url);
-    let other: i64 = redis::cmd("LLEN")
-        .arg(&other_queue)
-        .query(&mut redis)
-        .unwrap();
-    assert_eq!(other, 0);
+    let (in_first, in_second) = (first.queued(), second.queued());
+    assert_eq!(in_first.len(), 1, "{in_first:?}");
+    assert_eq!(in_first[0]["voter_id"], "first-poll");
+    assert_eq!(in_second.len(), 1, "{in_second:?}");
+    assert_eq!(in_second[0]["voter_id"], "second-poll");
+}
+
+#[actix_web::test]
+async fn a_cookie_header_with_a_byte_that_is_not_utf8_keeps_the_voters_other_cookies() {
+    let app = spawn_app().await;
+    // Another site on the domain stored a Latin-1 value; the browser sends it along.
+    let cookies = HeaderValue::from_bytes(b"theme=caf\xe9; voter_id=me-456; vote=a")
+        .expect("bytes above 0x7f are allowed in a header value");
+
+    let request = app
+        .client
+        .post(app.url("/"))
+        .insert_header(("Content-Type", crate::helpers::FORM))
+        .insert_header((header::COOKIE, cookies.clone()));
+    let reply = crate::helpers::read(request.send_body("vote=b").await.expect("an answer")).await;
+    let page = app
+        .client
+        .get(app.url("/"))
+        .insert_header((header::COOKIE, cookies));
+    let page = crate::helpers::read(page.send().await.expect("an answer")).await;
+
+    assert_eq!(reply.status, 303);
+    assert_eq!(reply.cookie("voter_id"), Some("me-456"));
+    assert_eq!(app.queued()[0]["voter_id"], "me-456");
+    // The page still knows the voter and their choice.
+    assert!(
+        page.set_cookie("voter_id").is_none(),
+        "a new id was handed out"
+    );
+    assert!(
+        page.body.contains(r#"class="option option-a chosen""#),
+        "{}",
+        page.body
+    );
 }
