@@ -136,3 +136,17 @@ dict: name and data.
 {{- $hash := dict "kind" "ConfigMap" "name" "" "data" .data | toJson | sha256sum | trunc 10 -}}
 {{ .name }}-{{ $hash | replace "0" "g" | replace "1" "h" | replace "3" "k" | replace "a" "m" | replace "e" "t" }}
 {{- end }}
+
+{{/*
+The scrape annotations of a program's pods, with monitoring on: what a Prometheus without the
+operator discovers them by (k8s/components/monitoring/annotations). Takes a list: the chart's
+context and the port.
+*/}}
+{{- define "voting-app.scrapeAnnotations" -}}
+{{- if (index . 0).Values.monitoring.enabled -}}
+annotations:
+  prometheus.io/scrape: "true"
+  prometheus.io/port: {{ index . 1 | quote }}
+  prometheus.io/path: /metrics
+{{- end }}
+{{- end }}
