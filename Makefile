@@ -119,9 +119,9 @@ K8S_CUSTOM_SCHEMAS := checks/custom-resources/node_modules/.package-lock.json
 $(K8S_CUSTOM_SCHEMAS): checks/custom-resources/package-lock.json
 	npm ci --prefix checks/custom-resources --no-audit --no-fund --loglevel=error
 
-# Static checks of the manifests, about a minute once the tools are installed: yamllint; every
-# object of `apply -f k8s/`, of `kubectl kustomize k8s/` and of each overlay in examples/
-# against the schemas of Kubernetes 1.30 and of the newest version kubernetes-validate knows,
+# Static checks of the manifests, about a minute once the tools are installed (two on a busy
+# machine): yamllint; every object of `apply -f k8s/`, of `kubectl kustomize k8s/`, of each
+# overlay in examples/ and of the chart with each values file of charts/voting-app/ci/ against the schemas of Kubernetes 1.30 and of the newest version kubernetes-validate knows,
 # strictly; checkov's and trivy's Kubernetes checks, with zero failures (the skips and their
 # reasons are in checks/).
 lint-k8s: tools helm $(K8S_CUSTOM_SCHEMAS)
@@ -132,10 +132,12 @@ lint-k8s: tools helm $(K8S_CUSTOM_SCHEMAS)
 	$(K8S_TRIVY) config --quiet --skip-check-update --exit-code 1 --cache-dir .tools/trivy \
 		--ignorefile checks/trivyignore.yaml k8s
 
-# What the schemas cannot see, about 10 s after the build: the cross-references between
-# the objects, the network policies evaluated against SPEC 10's edges, the image list, and
-# every probe path asked of the real programs (debug builds, against the local Redis and
-# PostgreSQL); each check also shown red on a broken copy of the manifests.
+# What the schemas cannot see, about 10 s after the build, and a minute more for the chart
+# (checks/test_chart.py, 30 s of CPU): the cross-references between the objects, the network
+# policies evaluated against SPEC 10's edges, the image list, and every probe path asked of
+# the real programs (debug builds, against the local Redis and PostgreSQL); each check also
+# shown red on a broken copy of the manifests; the chart's renders against k8s/ and the
+# overlays, and its test pods against the real programs.
 test-k8s: tools helm
 	$(CARGO) build --workspace --bins
 	$(TOOLS_BIN)/python -m pytest --quiet checks --ignore=checks/test_schemas.py \
