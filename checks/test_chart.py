@@ -5,6 +5,7 @@ refuses a wrong type or an unknown key; the `helm test` pods pass against the re
 and fail when the worker does not move the votes."""
 
 import base64
+import contextlib
 import copy
 import shutil
 import subprocess
@@ -508,52 +509,47 @@ def test_the_test_pods_keep_the_checks(defaults):
     assert_none(netpol.edge_problems(with_jobs, netpol.with_roles(netpol.EXPECTED_EDGES, roles)))
 
 
-def run_test_pods(pods, ports, timeout_seconds=None):
-    """Runs each test pod's loadgen command (the debug build) on this machine, its Service
-    URLs pointed at the programs' loopback ports; the exit status of each, in order."""
+def run_test_pods(pods, worker=True, timeout_seconds=None):
+    """Runs each test pod's loadgen command (the debug build) on this machine against vote,
+    result and (unless told not to) the worker, started on loopback ports, the pods' Service
+    URLs pointed at them; the exit status of each, in order."""
     binary = manifests.cargo_target_dir() / "debug" / "loadgen"
     if not binary.exists():
         raise RuntimeError(f"{binary} is missing: run `cargo build --workspace` first")
-    statuses = []
-    for pod in pods:
-        arguments = []
-        for argument in pod["spec"]["containers"][0]["args"]:
-            for service, port in ports.items():
-                argument = argument.replace(service, f"http://127.0.0.1:{port}")
-            arguments.append(argument)
-        if timeout_seconds is not None and "--timeout-secs" in arguments:
-            arguments[arguments.index("--timeout-secs") + 1] = str(timeout_seconds)
-        done = subprocess.run(
-            [str(binary), *arguments], capture_output=True, text=True, timeout=300, check=False
-        )
-        # What loadgen saw, for pytest to show when the test fails.
-        print(pod["metadata"]["name"], arguments, done.stdout, done.stderr, sep="\n")
-        statuses.append((pod["metadata"]["name"], done.returncode))
+    with contextlib.ExitStack() as running:
+        queue, database_url = running.enter_context(programs.isolated_backing_services())
+        ports = {
+            service: running.enter_context(programs.running(program, queue, database_url))
+            for service, program in (("http://vote:8080", "vote"), ("http://result:8081", "result"))
+        }
+        if worker:
+            running.enter_context(programs.running("worker", queue, database_url))
+        statuses = []
+        for pod in pods:
+            arguments = []
+            for argument in pod["spec"]["containers"][0]["args"]:
+                for service, port in ports.items():
+                    argument = argument.replace(service, f"http://127.0.0.1:{port}")
+                arguments.append(argument)
+            if timeout_seconds is not None and "--timeout-secs" in arguments:
+                arguments[arguments.index("--timeout-secs") + 1] = str(timeout_seconds)
+            done = subprocess.run(
+                [str(binary), *arguments], capture_output=True, text=True, timeout=300, check=False
+            )
+            # What loadgen saw, for pytest to show when the test fails.
+            print(pod["metadata"]["name"], arguments, done.stdout, done.stderr, sep="\n")
+            statuses.append((pod["metadata"]["name"], done.returncode))
     return statuses
 
 
 def test_the_test_pods_pass_against_the_real_programs(defaults):
     pods = hook_pods(defaults)
-    with programs.isolated_backing_services() as (queue, database_url):
-        with (
-            programs.running("vote", queue, database_url) as vote,
-            programs.running("worker", queue, database_url) as _,
-            programs.running("result", queue, database_url) as result,
-        ):
-            ports = {"http://vote:8080": vote, "http://result:8081": result}
-            statuses = run_test_pods(pods, ports)
+    statuses = run_test_pods(pods)
     assert statuses == [(pod["metadata"]["name"], 0) for pod in pods]
 
 
 def test_the_test_pods_fail_when_the_worker_moves_nothing(defaults):
-    pods = hook_pods(defaults)
-    with programs.isolated_backing_services() as (queue, database_url):
-        with (
-            programs.running("vote", queue, database_url) as vote,
-            programs.running("result", queue, database_url) as result,
-        ):
-            ports = {"http://vote:8080": vote, "http://result:8081": result}
-            statuses = run_test_pods(pods, ports, timeout_seconds=3)
+    statuses = run_test_pods(hook_pods(defaults), worker=False, timeout_seconds=3)
     assert statuses == [
         ("voting-app-test-result-answers", 0),
         ("voting-app-test-vote-reaches-result", 1),
