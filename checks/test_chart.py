@@ -202,7 +202,7 @@ def test_each_overlay_values_file_renders_its_overlay(path):
     assert_none(chart.drift(chart.render([path]), theirs, other_side=f"examples/{overlay.name}"))
 
 
-def test_every_component_but_the_manual_rollout_is_a_switch():
+def test_every_component_and_overlay_but_the_manual_rollout_has_a_values_file():
     switched = {
         component
         for path in OVERLAY_VARIATIONS
@@ -211,7 +211,11 @@ def test_every_component_but_the_manual_rollout_is_a_switch():
     offered = {path.name for path in components.COMPONENTS.iterdir() if path.is_dir()}
     # The manual rollout is a kustomize lesson: two Deployments by hand.
     assert switched == offered - {"manual-rollout"} | {"seed/sustained", "monitoring/annotations"}
-    assert {chart.overlay_of(path).name for path in OVERLAY_VARIATIONS} >= {"registry"}
+    # And every overlay of examples/ has its values file.
+    overlays = {overlay.name for overlay in manifests.overlays()}
+    assert {chart.overlay_of(path).name for path in OVERLAY_VARIATIONS} == overlays - {
+        "manual-rollout"
+    }
     assert chart.refusal(settings=["manualRollout.enabled=true"]) is not None
 
 
