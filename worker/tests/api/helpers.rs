@@ -7,8 +7,8 @@ use std::{collections::BTreeMap, net::SocketAddr, process::Stdio, time::Duration
 use redis::AsyncCommands;
 use test_support::{LOCAL_REDIS, QueueCleanup, unique_name};
 use tokio::{
-    net::{TcpListener, TcpStream},
-    sync::{mpsc, oneshot, watch},
+    net::TcpStream,
+    sync::{mpsc, oneshot},
     task::JoinHandle,
 };
 use tokio_postgres::{AsyncMessage, NoTls};
@@ -202,7 +202,8 @@ pub fn ballot(voter_id: &str, vote: &str, ts: i64) -> String {
 pub fn settings(database_url: &str, queue: &str, batch_size: usize) -> Settings {
     Settings {
         redis_url: LOCAL_REDIS.to_owned(),
-        database_url: database_url.to_owned(),
+        database: service_kit::postgres::PostgresConfig::parse(database_url, None)
+            .expect("a valid test URL"),
         queue: queue.to_owned(),
         port: 0,
         batch_size,
@@ -296,46 +297,4 @@ pub fn spawn_process(
         .expect("the worker binary starts")
 }
 
-/// A TCP proxy the test can cut (every connection dropped, new ones refused) and restore, to
-/// make a backing service unreachable without touching the shared one.
-pub struct TcpProxy {
-    pub address: SocketAddr,
-    open: watch::Sender<bool>,
-}
-
-impl TcpProxy {
-    pub async fn start(target: &str) -> TcpProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-        let address = listener.local_addr().expect("a bound address");
-        let (open, _) = watch::channel(true);
-        let state = open.clone();
-        let target = target.to_owned();
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !*state.borrow() {
-                    continue; // dropped: refused
-                }
-                let mut closed = state.subscribe();
-                let target = target.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = closed.wait_for(|open| !open) => {}
-                    }
-                });
-            }
-        });
-        TcpProxy { address, open }
-    }
-
-    pub fn cut(&self) {
-        self.open.send_replace(false);
-    }
-
-    pub fn restore(&self) {
-        self.open.send_replace(true);
-    }
-}
+pub use test_support::TcpProxy;
