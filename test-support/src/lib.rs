@@ -543,6 +543,7 @@ pub struct OwnPostgres {
     server: Child,
     port: u16,
     folder: PathBuf,
+    password: Option<String>,
 }
 
 /// How an [`OwnPostgres`] is set up.
@@ -619,6 +620,7 @@ impl OwnPostgres {
             server,
             port,
             folder,
+            password: setup.password.map(str::to_owned),
         };
         wait_until("the test's PostgreSQL accepts connections", || {
             Command::new("pg_isready")
@@ -642,13 +644,19 @@ impl OwnPostgres {
         )
     }
 
-    /// A plain connection of the test's own (trust authentication only).
+    /// A plain connection of the test's own.
     pub async fn connect(&self) -> tokio_postgres::Client {
-        let url = format!(
-            "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
-            self.port
-        );
-        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host("127.0.0.1")
+            .port(self.port)
+            .user("postgres")
+            .dbname("postgres");
+        if let Some(password) = &self.password {
+            config.password(password);
+        }
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
             .await
             .expect("the test's PostgreSQL answers");
         tokio::spawn(connection);
@@ -842,4 +850,110 @@ fn postgres_bin() -> PathBuf {
         .output()
         .expect("pg_config is installed with PostgreSQL");
     PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
+/// A password that no output of a program may show.
+pub const SECRET: &str = "hunter2-S3cret";
+
+/// `DATABASE_URL` in each form that can carry a password (SPEC section 1), for an address
+/// where nothing listens, so that the program also logs why it cannot connect.
+pub fn database_urls_with_a_password() -> [String; 3] {
+    let port = free_port();
+    [
+        format!("postgres://postgres:{SECRET}@127.0.0.1:{port}/postgres"),
+        format!("postgres://127.0.0.1:{port}/postgres?user=postgres&password={SECRET}"),
+        format!("host=127.0.0.1 port={port} user=postgres password='{SECRET}' dbname=postgres"),
+    ]
+}
+
+/// `DATABASE_URL`s with a password that a program must refuse at start-up.
+pub fn invalid_database_urls_with_a_password() -> [String; 3] {
+    [
+        format!("postgres://postgres:{SECRET}@db:5432/postgres?sslmode=always"),
+        format!("postgres://db/postgres?password={SECRET}&colour=blue"),
+        format!("host=db password='{SECRET} dbname=postgres"),
+    ]
+}
+
+/// Watches `program`, its JSON log on a piped stdout, until it has logged its start-up line
+/// (with a field named after `variable`, lowercase) and a warning or an error that names
+/// `variable`, and
+/// asserts that the start-up line shows the password as `***` and that no line shows
+/// [`SECRET`].
+pub async fn assert_password_never_logged(program: &mut tokio::process::Child, variable: &str) {
+    let log = LogLines::capture(program);
+    let field = variable.to_lowercase();
+    let start = log
+        .wait_for(&format!("with the {field} in use"), |entry| {
+            entry["level"] == "INFO" && entry.get(&field).is_some()
+        })
+        .await;
+    let shown = start[&field].as_str().expect("the URL is a string");
+    assert!(shown.contains(":***@"), "{shown}");
+    log.wait_for(&format!("warning about {variable}"), |entry| {
+        (entry["level"] == "WARN" || entry["level"] == "ERROR")
+            && entry.to_string().contains(variable)
+    })
+    .await;
+    assert!(!log.text().contains(SECRET), "{}", log.text());
+}
+
+/// Waits for `program` to exit, which it must, with a failure status and an error naming
+/// `variable` and not showing [`SECRET`]; returns the error output.
+pub async fn assert_configuration_error(program: tokio::process::Child, variable: &str) -> String {
+    let output = tokio::time::timeout(PATIENCE, program.wait_with_output())
+        .await
+        .expect("the program exits")
+        .expect("the program's output is readable");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "{stdout}{stderr}");
+    assert!(stderr.contains(variable), "{stderr}");
+    assert!(
+        !stderr.contains(SECRET) && !stdout.contains(SECRET),
+        "{stdout}{stderr}"
+    );
+    stderr
+}
+
+/// `DATABASE_PASSWORD_FILE` (SPEC section 1) for a program that `spawn` starts with the
+/// `DATABASE_URL` and the password file it is given, its JSON log on a piped stdout: the
+/// file's password (its trailing newline stripped) is used instead of the URL's, and a file
+/// that cannot be read stops the program with an error naming the variable.
+pub async fn check_password_file(spawn: impl Fn(&str, Option<&Path>) -> tokio::process::Child) {
+    let password = "from-the-file";
+    let postgres = OwnPostgres::start(PostgresSetup {
+        password: Some(password),
+        ..PostgresSetup::default()
+    });
+    let folder = std::env::temp_dir().join(unique_name("password-file"));
+    std::fs::create_dir_all(&folder).expect("the temp folder is writable");
+    let file = folder.join("password");
+    std::fs::write(&file, format!("{password}\n")).expect("the temp folder is writable");
+    let application_name = unique_name("password_file");
+    // The URL's own password is wrong: only the file's can connect.
+    let url = format!(
+        "postgres://postgres:{SECRET}@127.0.0.1:{}/postgres?sslmode=disable&application_name={application_name}",
+        postgres.port()
+    );
+
+    let with_file = spawn(&url, Some(&file));
+    wait_until_async(
+        "the program connects with the file's password",
+        async || postgres.uses_tls(&application_name).await.is_some(),
+    )
+    .await;
+    drop(with_file);
+
+    let mut without_file = spawn(&url, None);
+    let log = LogLines::capture(&mut without_file);
+    log.wait_for("about the refused password", |entry| {
+        entry.to_string().contains("password authentication failed")
+    })
+    .await;
+
+    let missing = spawn(&url, Some(&folder.join("missing")));
+    let error = assert_configuration_error(missing, "DATABASE_PASSWORD_FILE").await;
+    assert!(error.contains("cannot read"), "{error}");
+    let _ = std::fs::remove_dir_all(&folder);
 }

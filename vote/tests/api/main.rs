@@ -5,5 +5,6 @@ mod helpers;
 mod page;
 mod process;
 mod redis_outage;
+mod secrets;
 mod tls;
 mod voting;

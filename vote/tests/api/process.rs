@@ -204,16 +204,6 @@ fn logs_are_json_with_the_configuration_once_and_a_line_per_request_without_vote
 }
 
 #[test]
-fn the_password_in_redis_url_is_never_logged() {
-    let vote = VoteProcess::start(&[("REDIS_URL", "redis://:hunter2@127.0.0.1:6379/0")]);
-
-    let logs = vote.logs.lock().unwrap().join("\n");
-
-    assert!(logs.contains("redis://:***@127.0.0.1:6379/0"), "{logs}");
-    assert!(!logs.contains("hunter2"));
-}
-
-#[test]
 fn the_healthcheck_subcommand_reports_the_running_service() {
     let vote = VoteProcess::start(&[]);
     let healthcheck = |port: u16| {

@@ -8,5 +8,6 @@ mod outages;
 mod queue;
 mod recovery;
 mod schema;
+mod secrets;
 mod tally;
 mod tls;

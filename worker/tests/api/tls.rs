@@ -13,13 +13,13 @@ use test_support::{
 
 use crate::helpers::{TestDatabase, TestQueue, ballot};
 
-/// The worker binary, its JSON log on a piped stdout, trusting the test CA (as the system's
-/// roots would) when `ca` is given.
-fn spawn_worker(
+/// The worker binary with the variables in `env` besides these, its JSON log on a piped
+/// stdout and its errors on a piped stderr.
+pub fn spawn_worker(
     redis_url: &str,
     database_url: &str,
     queue: &str,
-    ca: Option<&str>,
+    env: &[(&str, &str)],
 ) -> tokio::process::Child {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_worker"));
     command
@@ -28,11 +28,10 @@ fn spawn_worker(
         .env("VOTE_QUEUE", queue)
         .env("PORT", free_port().to_string())
         .env("LOG_FORMAT", "json")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
-    if let Some(ca) = ca {
-        command.env("SSL_CERT_FILE", ca);
-    }
     command.spawn().expect("the worker binary starts")
 }
 
@@ -47,7 +46,7 @@ async fn every_sslmode_behaves_as_libpqs() {
     let queue = TestQueue::create().await;
 
     for case in tls_cases(&tls, &plain, &authority) {
-        case.check(spawn_worker(LOCAL_REDIS, &case.url, &queue.name, None))
+        case.check(spawn_worker(LOCAL_REDIS, &case.url, &queue.name, &[]))
             .await;
     }
 }
@@ -79,7 +78,8 @@ async fn rediss_takes_votes_from_a_redis_that_speaks_only_tls() {
         &redis.url(),
         &database.url(),
         &queue,
-        Some(&authority.ca_file()),
+        // Trusting the test CA as the system's roots would.
+        &[("SSL_CERT_FILE", &authority.ca_file())],
     );
 
     wait_until_async("the vote is stored", async || {
