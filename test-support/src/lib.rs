@@ -260,8 +260,9 @@ impl Drop for OwnRedis {
 
 /// A throwaway certificate authority, and a certificate for `localhost` (and 127.0.0.1)
 /// signed by it, in a folder removed when the test ends. Programs under test trust it only
-/// through `SSL_CERT_FILE` set on their own process, which the system root store honours, so
-/// nothing is trusted that production would not trust.
+/// where they are told to: through `sslrootcert` in a `DATABASE_URL`, or `SSL_CERT_FILE` set
+/// on their own process, which the system root store honours; so nothing is trusted that
+/// production would not trust.
 pub struct TestAuthority {
     dir: PathBuf,
 }
