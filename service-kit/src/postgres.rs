@@ -177,10 +177,6 @@ impl PostgresConfig {
         })
     }
 
-    pub fn ssl_mode(&self) -> SslMode {
-        self.ssl_mode
-    }
-
     /// One connection of the caller's own, whose `Connection` half the caller drives (to
     /// receive notifications, say). The connect timeout bounds the whole of it, the TLS
     /// handshake and the log-in included, which tokio-postgres's own bounds only the TCP part
@@ -331,9 +327,10 @@ impl TlsParameters {
     }
 
     /// The URL form: the parameters are the query's `key=value` pairs, percent-encoded. The
-    /// query starts at the first `?` after the user info, which may itself hold a `?`.
+    /// query starts at the first `?` after the user info, which may itself hold a `?` and
+    /// ends, as tokio-postgres reads it, at the first `@`.
     fn from_url(url: &str) -> TlsParameters {
-        let after_user_info = url.rfind('@').map_or(0, |at| at + 1);
+        let after_user_info = url.find('@').map_or(0, |at| at + 1);
         let mut taken = TlsParameters {
             rest: url.to_owned(),
             ssl_mode: None,
@@ -613,7 +610,7 @@ mod tests {
             ("postgres://db/x?sslmode=verify%2Dfull", SslMode::VerifyFull),
         ];
         for (url, mode) in cases {
-            assert_eq!(parsed(url).ssl_mode(), mode, "{url}");
+            assert_eq!(parsed(url).ssl_mode, mode, "{url}");
         }
         let config = parsed("postgres://u@db:6000/x?sslmode=require&application_name=a");
         assert_eq!(config.config.get_ssl_mode(), WireSslMode::Require);
