@@ -808,6 +808,20 @@ pub fn tls_cases<'a>(
     .collect()
 }
 
+/// Every case of [`tls_cases`] for a program that `spawn` starts with the `DATABASE_URL` it
+/// is given, its JSON log on a piped stdout: the one TLS test of every program.
+pub async fn check_every_sslmode(spawn: impl Fn(&str) -> tokio::process::Child) {
+    let authority = TestAuthority::make();
+    let tls = OwnPostgres::start(PostgresSetup {
+        tls: Some(&authority),
+        ..PostgresSetup::default()
+    });
+    let plain = OwnPostgres::start(PostgresSetup::default());
+    for case in tls_cases(&tls, &plain, &authority) {
+        case.check(spawn(&case.url)).await;
+    }
+}
+
 /// Hands `path` to the `postgres` user, as the server programs run as that user.
 fn give_to_postgres(path: &Path) {
     let (uid, gid) = postgres_user();

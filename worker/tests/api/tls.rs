@@ -7,8 +7,7 @@
 use std::process::{Command, Stdio};
 
 use test_support::{
-    LOCAL_REDIS, OwnPostgres, OwnRedis, PostgresSetup, TestAuthority, free_port, tls_cases,
-    unique_name, wait_until_async,
+    LOCAL_REDIS, OwnRedis, TestAuthority, free_port, unique_name, wait_until_async,
 };
 
 use crate::helpers::{TestDatabase, TestQueue, ballot};
@@ -37,18 +36,8 @@ pub fn spawn_worker(
 
 #[tokio::test]
 async fn every_sslmode_behaves_as_libpqs() {
-    let authority = TestAuthority::make();
-    let tls = OwnPostgres::start(PostgresSetup {
-        tls: Some(&authority),
-        ..PostgresSetup::default()
-    });
-    let plain = OwnPostgres::start(PostgresSetup::default());
     let queue = TestQueue::create().await;
-
-    for case in tls_cases(&tls, &plain, &authority) {
-        case.check(spawn_worker(LOCAL_REDIS, &case.url, &queue.name, &[]))
-            .await;
-    }
+    test_support::check_every_sslmode(|url| spawn_worker(LOCAL_REDIS, url, &queue.name, &[])).await;
 }
 
 /// RPUSH to the test's TLS Redis through redis-cli, which trusts the test CA explicitly.
