@@ -2,7 +2,11 @@
 
 use std::time::Duration;
 
-use service_kit::config::{self, ConfigError, parse_or, var_or};
+use service_kit::{
+    config::{ConfigError, parse_or, var_or},
+    postgres::PostgresConfig,
+    redis_url,
+};
 
 pub const DEFAULT_PORT: u16 = 8082;
 
@@ -21,7 +25,8 @@ const LEASE_SECS_RANGE: std::ops::RangeInclusive<u64> = 3..=20;
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub redis_url: String,
-    pub database_url: String,
+    /// `DATABASE_URL` and `DATABASE_PASSWORD_FILE`, parsed.
+    pub database: PostgresConfig,
     /// The Redis list the vote service appends to; every other key we use starts with it.
     pub queue: String,
     pub port: u16,
@@ -35,7 +40,7 @@ impl Settings {
         if !(1..=MAX_BATCH_SIZE).contains(&batch_size) {
             return Err(ConfigError {
                 name: "WORKER_BATCH_SIZE",
-                value: batch_size.to_string(),
+                value: Some(batch_size.to_string()),
                 reason: format!("must be between 1 and {MAX_BATCH_SIZE}"),
             });
         }
@@ -43,7 +48,7 @@ impl Settings {
         if !LEASE_SECS_RANGE.contains(&lease_secs) {
             return Err(ConfigError {
                 name: "WORKER_LEASE_SECS",
-                value: lease_secs.to_string(),
+                value: Some(lease_secs.to_string()),
                 reason: format!(
                     "must be between {} and {} seconds, so that a dead worker's messages \
                      are recovered within 30 s",
@@ -54,10 +59,7 @@ impl Settings {
         }
         Ok(Settings {
             redis_url: var_or("REDIS_URL", "redis://redis:6379/0"),
-            database_url: var_or(
-                "DATABASE_URL",
-                "postgres://postgres:postgres@db:5432/postgres",
-            ),
+            database: PostgresConfig::from_env()?,
             queue: var_or("VOTE_QUEUE", "votes"),
             port: parse_or("PORT", DEFAULT_PORT)?,
             batch_size,
@@ -68,8 +70,8 @@ impl Settings {
     /// The settings as one log line's fields, passwords redacted.
     pub fn log_effective(&self) {
         tracing::info!(
-            redis_url = %config::redact_url(&self.redis_url),
-            database_url = %config::redact_url(&self.database_url),
+            redis_url = %redis_url::for_log(&self.redis_url),
+            database_url = %self.database,
             queue = %self.queue,
             port = self.port,
             batch_size = self.batch_size,

@@ -58,7 +58,7 @@ impl SocketSettings {
         if heartbeat.is_zero() || heartbeat > MAX_HEARTBEAT {
             return Err(ConfigError {
                 name: "SOCKET_HEARTBEAT_SECONDS",
-                value: heartbeat.as_secs_f64().to_string(),
+                value: Some(heartbeat.as_secs_f64().to_string()),
                 reason: format!(
                     "must be more than 0 and at most {}",
                     MAX_HEARTBEAT.as_secs()
@@ -70,7 +70,7 @@ impl SocketSettings {
         if client_timeout <= heartbeat {
             return Err(ConfigError {
                 name: "SOCKET_CLIENT_TIMEOUT_SECONDS",
-                value: client_timeout.as_secs_f64().to_string(),
+                value: Some(client_timeout.as_secs_f64().to_string()),
                 reason: "must be longer than SOCKET_HEARTBEAT_SECONDS, or every client is \
                          dropped before its first pong"
                     .to_owned(),
