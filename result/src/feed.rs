@@ -65,6 +65,9 @@ pub struct TallyFeed {
     pub metrics: ResultMetrics,
     pub safety_poll: Duration,
     pub first_read: FirstRead,
+    /// When the first notification not yet followed by a read arrived, for
+    /// `result_tally_push_delay_seconds`.
+    pub notified_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl TallyFeed {
@@ -138,7 +141,13 @@ impl TallyFeed {
         let relay = async {
             loop {
                 match poll_fn(|cx| connection.poll_message(cx)).await {
-                    Some(Ok(AsyncMessage::Notification(_))) => wake.notify_one(),
+                    Some(Ok(AsyncMessage::Notification(_))) => {
+                        self.notified_at
+                            .lock()
+                            .expect("no holder of the lock panics")
+                            .get_or_insert_with(std::time::Instant::now);
+                        wake.notify_one();
+                    }
                     Some(Ok(_notice)) => {}
                     Some(Err(err)) => return service_kit::postgres::explain(&err),
                     None => return "the server closed the connection".to_owned(),
@@ -172,6 +181,12 @@ impl TallyFeed {
 
     /// Reads the tally and publishes it if it changed. On failure the last tally stays.
     async fn refresh(&self) {
+        // Notifications from here on wait for the next read; this one covers those before.
+        let notified_at = self
+            .notified_at
+            .lock()
+            .expect("no holder of the lock panics")
+            .take();
         match Tally::read(&self.pool, READ_TIMEOUT).await {
             Ok(tally) => {
                 if !self.metrics.tally_read(true) {
@@ -188,6 +203,12 @@ impl TallyFeed {
                 });
                 if changed {
                     debug!(a = tally.a, b = tally.b, "tally changed");
+                }
+                // Every socket's task watches the channel: the tally is in their hands now.
+                if let Some(notified_at) = notified_at {
+                    self.metrics
+                        .push_delay
+                        .observe(notified_at.elapsed().as_secs_f64());
                 }
             }
             Err(err) => {

@@ -105,6 +105,7 @@ impl Application {
                 metrics: result_metrics,
                 safety_poll: settings.safety_poll,
                 first_read,
+                notified_at: Default::default(),
             }
             .run(lifecycle.clone()),
         );
