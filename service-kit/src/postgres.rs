@@ -33,10 +33,7 @@ use tokio_postgres::{
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{self, ConfigError};
-
-/// SPEC section 1's default: the compose file's and the manifests' database.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres:postgres@db:5432/postgres";
+use crate::config::ConfigError;
 
 /// A connection attempt that takes longer has failed, unless `DATABASE_URL` sets its own
 /// `connect_timeout`: long enough for a database across a region, short enough that an
@@ -121,13 +118,13 @@ pub struct PostgresConfig {
 }
 
 impl PostgresConfig {
-    /// `DATABASE_URL` (SPEC's default when unset) with the password of
-    /// `DATABASE_PASSWORD_FILE` when that is set.
-    pub fn from_env() -> Result<PostgresConfig, ConfigError> {
-        let url = config::var_or("DATABASE_URL", DEFAULT_DATABASE_URL);
-        let password_file = std::env::var_os("DATABASE_PASSWORD_FILE")
-            .filter(|path| !path.is_empty())
-            .map(PathBuf::from);
+    /// `DATABASE_URL` and `DATABASE_PASSWORD_FILE` through a program's list of the variables
+    /// it reads, whose defaults are the program's.
+    pub fn from_environment(
+        environment: &crate::environment::Environment,
+    ) -> Result<PostgresConfig, ConfigError> {
+        let url = environment.text("DATABASE_URL");
+        let password_file = environment.get("DATABASE_PASSWORD_FILE").map(PathBuf::from);
         PostgresConfig::parse(&url, password_file.as_deref())
     }
 

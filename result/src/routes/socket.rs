@@ -14,9 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use actix_ws::{CloseCode, CloseReason, Closed, Message, MessageStream, Session};
 use futures_util::StreamExt;
 use service_kit::{
-    config::{self, ConfigError},
-    http::error_page,
-    lifecycle::Lifecycle,
+    config::ConfigError, environment::Environment, http::error_page, lifecycle::Lifecycle,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
@@ -53,8 +51,8 @@ pub struct SocketSettings {
 }
 
 impl SocketSettings {
-    pub fn from_env() -> Result<SocketSettings, ConfigError> {
-        let heartbeat = config::seconds_or("SOCKET_HEARTBEAT_SECONDS", DEFAULT_HEARTBEAT)?;
+    pub fn from_environment(environment: &Environment) -> Result<SocketSettings, ConfigError> {
+        let heartbeat = environment.seconds("SOCKET_HEARTBEAT_SECONDS")?;
         if heartbeat.is_zero() || heartbeat > MAX_HEARTBEAT {
             return Err(ConfigError {
                 name: "SOCKET_HEARTBEAT_SECONDS",
@@ -65,8 +63,7 @@ impl SocketSettings {
                 ),
             });
         }
-        let client_timeout =
-            config::seconds_or("SOCKET_CLIENT_TIMEOUT_SECONDS", DEFAULT_CLIENT_TIMEOUT)?;
+        let client_timeout = environment.seconds("SOCKET_CLIENT_TIMEOUT_SECONDS")?;
         if client_timeout <= heartbeat {
             return Err(ConfigError {
                 name: "SOCKET_CLIENT_TIMEOUT_SECONDS",
@@ -76,7 +73,7 @@ impl SocketSettings {
                     .to_owned(),
             });
         }
-        let max_sockets = config::parse_or("MAX_SOCKETS", DEFAULT_MAX_SOCKETS)?;
+        let max_sockets = environment.parse("MAX_SOCKETS")?;
         Ok(SocketSettings {
             heartbeat,
             client_timeout,
