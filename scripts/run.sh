@@ -76,12 +76,11 @@ postgres_answers() {
   fi
 }
 
-# The URL without its password, for messages.
-redacted() { sed -E 's#(://[^:/@]*):[^@/]*@#\1:***@#' <<<"$1"; }
-
+# The messages name the variable, never its value: a URL can carry a password in more forms
+# (user:pass@, ?password=, a key/value string) than a shell can be trusted to find.
 missing=()
-redis_answers || missing+=("Redis does not answer at $(redacted "$REDIS_URL") (REDIS_URL).")
-postgres_answers || missing+=("PostgreSQL does not answer at $(redacted "$DATABASE_URL") (DATABASE_URL).")
+redis_answers || missing+=("Redis does not answer at the address in REDIS_URL.")
+postgres_answers || missing+=("PostgreSQL does not answer at the address in DATABASE_URL.")
 if [ ${#missing[@]} -gt 0 ]; then
   for line in "${missing[@]}"; do say "$line" >&2; done
   cat >&2 <<'EOF'

@@ -29,7 +29,7 @@ use anyhow::{Context, bail};
 use awc::ws::{Frame, Message};
 use futures_util::{SinkExt, StreamExt, future::join_all};
 use result::tally::Tally;
-use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
+use service_kit::postgres::PostgresConfig;
 
 /// The longest any one step may take before the benchmark gives up: far above the targets, so
 /// reaching it means something is broken, not slow.
@@ -197,54 +197,59 @@ async fn tally_read(options: &Options) -> anyhow::Result<()> {
     let votes = options.number("votes", 10_000_000)?;
     let reads = options.number("reads", 2000)?;
     let name = format!("result_bench_{}", std::process::id());
-    let mut admin = PgConnection::connect(admin_url).await?;
-    sqlx::raw_sql(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
-        .execute(&mut admin)
+    let admin = connect(admin_url).await?;
+    admin
+        .batch_execute(&format!(r#"CREATE DATABASE "{name}""#))
         .await?;
     let measured = measure_reads(admin_url, &name, votes, reads).await;
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        r#"DROP DATABASE "{name}" WITH (FORCE)"#
-    )))
-    .execute(&mut admin)
-    .await?;
+    admin
+        .batch_execute(&format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#))
+        .await?;
     measured
+}
+
+/// A connection of the benchmark's own, driven on a task of its own.
+async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
+    let (client, connection) = PostgresConfig::parse(url, None)?.connect().await?;
+    actix_web::rt::spawn(connection);
+    Ok(client)
 }
 
 async fn measure_reads(admin_url: &str, name: &str, votes: u64, reads: u64) -> anyhow::Result<()> {
     let url = format!("{}/{name}", admin_url.rsplit_once('/').context("a URL")?.0);
-    let pool = PgPool::connect(&url).await?;
+    let client = connect(&url).await?;
     let started = Instant::now();
     // The unique index after the rows: the same table as the contract's, built much faster.
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "CREATE TABLE votes (id VARCHAR(255) NOT NULL, vote VARCHAR(255) NOT NULL, \
-             ts BIGINT NOT NULL DEFAULT 0);
-         INSERT INTO votes (id, vote, ts) SELECT md5(g::text), \
-             CASE WHEN g % 5 < 3 THEN 'a' ELSE 'b' END, g FROM generate_series(1, {votes}) g;
-         ALTER TABLE votes ADD CONSTRAINT votes_id_key UNIQUE (id);
-         CREATE TABLE vote_tally (vote TEXT PRIMARY KEY, n BIGINT NOT NULL);
-         INSERT INTO vote_tally (vote, n) SELECT vote, COUNT(id) FROM votes GROUP BY vote;"
-    )))
-    .execute(&pool)
-    .await?;
-    sqlx::raw_sql("VACUUM ANALYZE votes").execute(&pool).await?;
-    sqlx::raw_sql("VACUUM ANALYZE vote_tally")
-        .execute(&pool)
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE votes (id VARCHAR(255) NOT NULL, vote VARCHAR(255) NOT NULL, \
+                 ts BIGINT NOT NULL DEFAULT 0);
+             INSERT INTO votes (id, vote, ts) SELECT md5(g::text), \
+                 CASE WHEN g % 5 < 3 THEN 'a' ELSE 'b' END, g FROM generate_series(1, {votes}) g;
+             ALTER TABLE votes ADD CONSTRAINT votes_id_key UNIQUE (id);
+             CREATE TABLE vote_tally (vote TEXT PRIMARY KEY, n BIGINT NOT NULL);
+             INSERT INTO vote_tally (vote, n) SELECT vote, COUNT(id) FROM votes GROUP BY vote;
+             VACUUM ANALYZE votes;
+             VACUUM ANALYZE vote_tally;"
+        ))
         .await?;
     println!(
         "tally-read: {votes} votes loaded in {:.0?}",
         started.elapsed()
     );
 
-    let tally = Tally::read(&pool).await?;
+    // The service's own pool and read, as it runs them.
+    let pool = PostgresConfig::parse(&url, None)?.pool(1, PATIENCE);
+    let tally = Tally::read(&pool, PATIENCE).await?;
     anyhow::ensure!(tally.total() == votes as i64, "the tally is {tally:?}");
     let mut tally_reads = Vec::new();
     // The first reads warm the connection's prepared statement and the buffer cache.
     for _ in 0..100 {
-        Tally::read(&pool).await?;
+        Tally::read(&pool, PATIENCE).await?;
     }
     for _ in 0..reads {
         let started = Instant::now();
-        Tally::read(&pool).await?;
+        Tally::read(&pool, PATIENCE).await?;
         tally_reads.push(started.elapsed());
     }
     println!("tally-read: the result service's read (vote_tally), {reads} reads:");
@@ -253,14 +258,14 @@ async fn measure_reads(admin_url: &str, name: &str, votes: u64, reads: u64) -> a
     let mut counts = Vec::new();
     for _ in 0..5 {
         let started = Instant::now();
-        sqlx::query("SELECT vote, COUNT(id) FROM votes GROUP BY vote")
-            .fetch_all(&pool)
+        client
+            .query("SELECT vote, COUNT(id) FROM votes GROUP BY vote", &[])
             .await?;
         counts.push(started.elapsed());
     }
     println!("tally-read: SELECT vote, COUNT(id) FROM votes GROUP BY vote, 5 runs:");
     print_percentiles(&mut counts);
-    pool.close().await;
+    pool.close();
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! The result service's own metrics (SPEC section 5), next to the shared request metrics.
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
 use service_kit::metrics::Metrics;
 
 #[derive(Clone)]
@@ -9,6 +9,8 @@ pub struct ResultMetrics {
     frames_sent: IntCounter,
     tally_reads: IntCounterVec,
     database_up: IntGauge,
+    /// From a `votes_changed` notification to the tally it caused handed to every socket.
+    pub push_delay: Histogram,
 }
 
 impl ResultMetrics {
@@ -35,7 +37,20 @@ impl ResultMetrics {
                 "1 while the last read of the tally from PostgreSQL succeeded, else 0",
             )
             .expect("metric name is a valid constant"),
+            push_delay: Histogram::with_opts(
+                HistogramOpts::new(
+                    "result_tally_push_delay_seconds",
+                    "From a votes_changed notification to the new tally handed to every socket",
+                )
+                // A read of the two tally rows takes about a millisecond; seconds mean the
+                // database is struggling.
+                .buckets(vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+                ]),
+            )
+            .expect("metric name and buckets are valid constants"),
         };
+        metrics.register(result_metrics.push_delay.clone());
         metrics.register(result_metrics.open_sockets.clone());
         metrics.register(result_metrics.frames_sent.clone());
         metrics.register(result_metrics.tally_reads.clone());

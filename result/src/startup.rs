@@ -4,26 +4,29 @@ use std::{future::Future, io, time::Duration};
 
 use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use anyhow::Context;
+use deadpool_postgres::Pool;
 use service_kit::{
     config,
     http::security_headers,
     lifecycle::{IN_FLIGHT_GRACE_SECS, Lifecycle, serve_until},
     metrics::{Metrics, observe},
 };
-use sqlx::{PgPool, postgres::PgPoolOptions};
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
-    configuration::Settings, feed::TallyFeed, metrics::ResultMetrics, routes, tally::Tally,
+    configuration::Settings,
+    feed::{FirstRead, TallyFeed},
+    metrics::ResultMetrics,
+    routes,
+    tally::Tally,
 };
 
-/// One connection holds LISTEN, one reads the tally; the third lets a read run while a
-/// replacement for a broken connection is being made.
-const MAX_DATABASE_CONNECTIONS: u32 = 3;
+/// Reads of the tally take one connection; the second lets a read run while a replacement
+/// for a broken connection is being made. LISTEN holds a connection of its own.
+const MAX_POOLED_CONNECTIONS: usize = 2;
 
-/// Connecting to PostgreSQL gives up after this, so that an unreachable address shows in the
-/// logs within seconds instead of hanging the feed.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Waiting longer than this for a pooled connection means PostgreSQL is not answering.
+const POOL_WAIT: Duration = Duration::from_secs(3);
 
 pub struct Application {
     port: u16,
@@ -31,17 +34,18 @@ pub struct Application {
     lifecycle: Lifecycle,
     drain: Duration,
     feed: JoinHandle<()>,
-    pool: PgPool,
+    pool: Pool,
 }
 
 impl Application {
-    /// Binds the listener (port 0 picks a free one) and starts the tally feed. Does not fail
-    /// when PostgreSQL is down: the page shows the last known tally (zero at start) until it
-    /// is back.
+    /// Binds the listener (port 0 picks a free one), then starts the tally feed. Waits for
+    /// nothing: PostgreSQL is first asked by the feed, once running, and until its first read
+    /// has ended the replica is not ready. A database that is down leaves the page at the last
+    /// known tally (zero at start) until it is back.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         tracing::info!(
             port = settings.port,
-            database_url = %settings.database_url_redacted,
+            database_url = %settings.database,
             option_a = %settings.option_a,
             option_b = %settings.option_b,
             app_version = %settings.app_version,
@@ -49,42 +53,30 @@ impl Application {
             drain_ms = settings.drain.as_millis() as u64,
             "starting the result service"
         );
-        let pool = PgPoolOptions::new()
-            .max_connections(MAX_DATABASE_CONNECTIONS)
-            .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_lazy_with(settings.database.clone());
-        let metrics = Metrics::new("result", &settings.app_version);
-        let result_metrics = ResultMetrics::register(&metrics);
-        let lifecycle = Lifecycle::new();
-        metrics.register_ready("result", {
-            let lifecycle = lifecycle.clone();
-            move || !lifecycle.is_stopping()
-        });
-        let (publish, tally) = watch::channel(Tally::default());
-        let feed = TallyFeed {
-            pool: pool.clone(),
-            publish,
-            metrics: result_metrics.clone(),
-            safety_poll: settings.safety_poll,
-            database_url: settings.database_url_redacted.clone(),
-        };
-        // The first page served shows the real tally, not a zero that the feed replaces a
-        // moment later.
-        feed.refresh().await;
-        let feed = tokio::spawn(feed.run(lifecycle.clone()));
-
+        let listener = service_kit::net::listen_on_all_interfaces(settings.port)
+            .with_context(|| format!("cannot listen on port {} (PORT)", settings.port))?;
+        let port = listener.local_addr()?.port();
         let page = web::Data::new(
             routes::Page::new(&settings, config::hostname())
                 .context("compiling the page template")?,
         );
+        let pool = settings.database.pool(MAX_POOLED_CONNECTIONS, POOL_WAIT);
+        let metrics = Metrics::new("result", &settings.app_version);
+        let result_metrics = ResultMetrics::register(&metrics);
+        let lifecycle = Lifecycle::new();
+        let first_read = FirstRead::default();
+        metrics.register_ready("result", {
+            let (lifecycle, first_read) = (lifecycle.clone(), first_read.clone());
+            move || routes::is_ready(&lifecycle, &first_read)
+        });
+        let (publish, tally) = watch::channel(Tally::default());
+
         let tally = web::Data::new(tally);
         let metrics = web::Data::new(metrics);
-        let result_metrics = web::Data::new(result_metrics);
+        let result_metrics_data = web::Data::new(result_metrics.clone());
         let lifecycle_data = web::Data::new(lifecycle.clone());
+        let first_read_data = web::Data::new(first_read.clone());
         let sockets = web::Data::new(routes::Sockets::new(settings.sockets));
-        let listener = service_kit::net::listen_on_all_interfaces(settings.port)
-            .with_context(|| format!("cannot listen on port {} (PORT)", settings.port))?;
-        let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(security_headers())
@@ -92,8 +84,9 @@ impl Application {
                 .app_data(page.clone())
                 .app_data(tally.clone())
                 .app_data(metrics.clone())
-                .app_data(result_metrics.clone())
+                .app_data(result_metrics_data.clone())
                 .app_data(lifecycle_data.clone())
+                .app_data(first_read_data.clone())
                 .app_data(sockets.clone())
                 .configure(routes::configure)
         })
@@ -102,6 +95,20 @@ impl Application {
         .shutdown_timeout(IN_FLIGHT_GRACE_SECS)
         .run();
         tracing::info!(port, "listening");
+
+        // Last, so that no error path above leaves it running.
+        let feed = tokio::spawn(
+            TallyFeed {
+                database: settings.database,
+                pool: pool.clone(),
+                publish,
+                metrics: result_metrics,
+                safety_poll: settings.safety_poll,
+                first_read,
+                notified_at: Default::default(),
+            }
+            .run(lifecycle.clone()),
+        );
         Ok(Application {
             port,
             server,
@@ -123,9 +130,15 @@ impl Application {
         let served = serve_until(self.server, self.lifecycle.clone(), shutdown, self.drain).await;
         // Also when the server ended on its own, so that the feed ends.
         self.lifecycle.begin_shutdown();
-        // The feed ends on the lifecycle's stop; a panic in it has been logged already.
-        let _ = self.feed.await;
-        self.pool.close().await;
+        // The feed ends on the lifecycle's stop, dropping whatever database wait it was in;
+        // the deadline bounds it all the same. A panic in it has been logged already.
+        let mut feed = self.feed;
+        if self.lifecycle.within_deadline(&mut feed).await.is_none() {
+            tracing::warn!("the tally feed did not stop by the stop deadline");
+            feed.abort();
+        }
+        // Closes the idle connections without a word to the server, which may not answer.
+        self.pool.close();
         served
     }
 }

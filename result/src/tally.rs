@@ -1,8 +1,11 @@
 //! The tally: how many votes each option has, where it is read from, and how it is shown.
 
+use std::time::Duration;
+
+use deadpool_postgres::{Object, Pool, PoolError};
 use serde::Serialize;
-use service_kit::ballot::VoteOption;
-use sqlx::PgPool;
+use service_kit::{ballot::VoteOption, postgres::explain};
+use tokio_postgres::{Client, error::SqlState};
 
 /// The counts of the two options. Other values stored in `votes.vote` are ignored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -26,21 +29,48 @@ const READ_TALLY: &str = "SELECT vote, n FROM vote_tally WHERE vote IN ('a', 'b'
 /// the contract's own count, whose cost grows with the table.
 const COUNT_VOTES: &str = "SELECT vote, COUNT(id) FROM votes GROUP BY vote";
 
-/// PostgreSQL's `undefined_table`.
-const UNDEFINED_TABLE: &str = "42P01";
+/// Why the tally could not be read; the page keeps the last one.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("no connection: {}", explain(.0))]
+    Connection(#[from] PoolError),
+    #[error("{}", explain(.0))]
+    Query(#[from] tokio_postgres::Error),
+    #[error("no answer within {0:?}")]
+    NoAnswer(Duration),
+}
 
 impl Tally {
     /// Reads the current tally: from `vote_tally`, else by counting `votes`, else (no vote
-    /// has ever been stored, the worker has not created the schema yet) zero.
-    pub async fn read(pool: &PgPool) -> Result<Tally, sqlx::Error> {
+    /// has ever been stored, the worker has not created the schema yet) zero. Gives up after
+    /// `limit` for the connection and as much again for the answer; a connection that gave no
+    /// answer is closed rather than given back to the pool, where the next read would wait on
+    /// it again.
+    pub async fn read(pool: &Pool, limit: Duration) -> Result<Tally, ReadError> {
+        let client = tokio::time::timeout(limit, pool.get())
+            .await
+            .map_err(|_| ReadError::NoAnswer(limit))??;
+        match tokio::time::timeout(limit, Tally::query(&client)).await {
+            Ok(read) => read,
+            Err(_) => {
+                drop(Object::take(client));
+                Err(ReadError::NoAnswer(limit))
+            }
+        }
+    }
+
+    async fn query(client: &Client) -> Result<Tally, ReadError> {
         for query in [READ_TALLY, COUNT_VOTES] {
-            match sqlx::query_as::<_, (String, i64)>(query)
-                .fetch_all(pool)
-                .await
-            {
-                Ok(rows) => return Ok(Tally::from_rows(rows)),
-                Err(err) if is_undefined_table(&err) => continue,
-                Err(err) => return Err(err),
+            match client.query(query, &[]).await {
+                Ok(rows) => {
+                    let rows = rows
+                        .iter()
+                        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+                        .collect::<Result<Vec<(String, i64)>, tokio_postgres::Error>>()?;
+                    return Ok(Tally::from_rows(rows));
+                }
+                Err(err) if err.code() == Some(&SqlState::UNDEFINED_TABLE) => continue,
+                Err(err) => return Err(err.into()),
             }
         }
         Ok(Tally::default())
@@ -91,12 +121,6 @@ impl Tally {
             n => format!("{n} votes"),
         }
     }
-}
-
-fn is_undefined_table(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .and_then(|db| db.code())
-        .is_some_and(|code| code == UNDEFINED_TABLE)
 }
 
 #[cfg(test)]

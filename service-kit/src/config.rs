@@ -4,13 +4,26 @@ use std::{env, fmt::Display, str::FromStr, time::Duration};
 
 /// A variable is set to something the program cannot use. The message names the variable so
 /// that an operator knows what to change.
-#[derive(Debug, thiserror::Error)]
-#[error("environment variable {name}={value:?} is invalid: {reason}")]
+#[derive(Debug)]
 pub struct ConfigError {
     pub name: &'static str,
-    pub value: String,
+    /// The value as it may be shown; `None` for a value that may hold a secret (a URL with a
+    /// password), which the message then leaves out.
+    pub value: Option<String>,
     pub reason: String,
 }
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.value {
+            Some(value) => write!(f, "environment variable {}={value:?}", self.name)?,
+            None => write!(f, "environment variable {}", self.name)?,
+        }
+        write!(f, " is invalid: {}", self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 /// The value of `name`, or `default` when it is unset or empty (an empty value in a compose
 /// file or a manifest means "not configured", never "the empty string").
@@ -31,7 +44,7 @@ where
         Ok(value) if !value.trim().is_empty() => {
             value.trim().parse().map_err(|err: T::Err| ConfigError {
                 name,
-                value,
+                value: Some(value),
                 reason: err.to_string(),
             })
         }
@@ -45,7 +58,7 @@ pub fn seconds_or(name: &'static str, default: Duration) -> Result<Duration, Con
     let seconds: f64 = parse_or(name, default.as_secs_f64())?;
     Duration::try_from_secs_f64(seconds).map_err(|err| ConfigError {
         name,
-        value: seconds.to_string(),
+        value: Some(seconds.to_string()),
         reason: err.to_string(),
     })
 }
@@ -68,44 +81,9 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// A URL fit for a log line: the password, if any, replaced by `***`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    // The user info ends at the last '@' before the first '/' of the path.
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    let user_info = &rest[..at];
-    match user_info.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-        None => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redact_url_hides_only_the_password() {
-        assert_eq!(
-            redact_url("postgres://postgres:s3cret@db:5432/postgres"),
-            "postgres://postgres:***@db:5432/postgres"
-        );
-        assert_eq!(
-            redact_url("redis://:pw@redis:6379/0"),
-            "redis://:***@redis:6379/0"
-        );
-        assert_eq!(redact_url("redis://redis:6379/0"), "redis://redis:6379/0");
-        assert_eq!(
-            redact_url("postgres://user@db/x?sslmode=require"),
-            "postgres://user@db/x?sslmode=require"
-        );
-        assert_eq!(redact_url("not a url"), "not a url");
-    }
 
     #[test]
     fn parse_or_names_the_variable() {

@@ -100,7 +100,7 @@ impl Environment {
         value.trim().parse().map_err(|err: T::Err| ConfigError {
             name,
             reason: err.to_string(),
-            value,
+            value: Some(value),
         })
     }
 
@@ -109,7 +109,7 @@ impl Environment {
         let seconds: f64 = self.parse(name)?;
         Duration::try_from_secs_f64(seconds).map_err(|err| ConfigError {
             name,
-            value: seconds.to_string(),
+            value: Some(seconds.to_string()),
             reason: err.to_string(),
         })
     }

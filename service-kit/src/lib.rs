@@ -9,6 +9,9 @@
 //! - [`http`]: the security headers and the small error pages every web program serves.
 //! - [`healthcheck`]: the `healthcheck` subcommand container images use instead of curl.
 //! - [`ballot`]: the queue message of SPEC section 2.
+//! - [`postgres`] (feature `postgres`): `DATABASE_URL` with libpq's `sslmode`, the password
+//!   file, the connection pool and the URL as logs may show it.
+//! - [`redis_url`] (feature `redis`): `REDIS_URL` as logs may show it.
 
 pub mod ballot;
 pub mod config;
@@ -18,4 +21,8 @@ pub mod http;
 pub mod lifecycle;
 pub mod metrics;
 pub mod net;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis_url;
 pub mod telemetry;

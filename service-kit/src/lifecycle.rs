@@ -9,16 +9,6 @@ use tokio::{
     time::Instant,
 };
 
-/// How long a stopping program keeps serving while answering `/readyz` with 503, so that load
-/// balancers (a Kubernetes Service's endpoints) move traffic away before connections close.
-pub const DEFAULT_DRAIN: Duration = Duration::from_secs(3);
-
-/// The drain from `SHUTDOWN_DRAIN_SECONDS`, [`DEFAULT_DRAIN`] when unset. Tests and
-/// `docker compose` (no load balancer to wait for) can set it to 0.
-pub fn drain_from_env() -> Result<Duration, crate::config::ConfigError> {
-    crate::config::seconds_or("SHUTDOWN_DRAIN_SECONDS", DEFAULT_DRAIN)
-}
-
 /// How long in-flight requests get to finish once the listener closes. With the drain, this
 /// keeps the whole stop under the 10 s of SPEC section 6 (and Kubernetes' default 30 s grace).
 pub const IN_FLIGHT_GRACE_SECS: u64 = 5;

@@ -96,7 +96,7 @@ pub fn init() -> Result<(), ConfigError> {
     let filter_text = config::var_or("RUST_LOG", "info");
     let filter = EnvFilter::try_new(&filter_text).map_err(|err| ConfigError {
         name: "RUST_LOG",
-        value: filter_text.clone(),
+        value: Some(filter_text.clone()),
         reason: err.to_string(),
     })?;
     let builder = tracing_subscriber::fmt()

@@ -15,8 +15,8 @@ use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use service_kit::{
     ballot::{Ballot, VoteOption},
-    config::redact_url,
     metrics::Metrics,
+    redis_url,
 };
 
 /// SPEC section 3: Redis not answering within 2 s means a 503. Our own deadline is shorter so
@@ -65,12 +65,9 @@ impl BallotQueue {
     /// Does not connect: the connection is made on the first append, so the service starts
     /// and serves its page even while Redis is not up yet.
     pub fn new(redis_url: &str, queue: &str, metrics: &Metrics) -> anyhow::Result<BallotQueue> {
-        let client = redis::Client::open(redis_url).map_err(|err| {
-            anyhow::anyhow!(
-                "REDIS_URL={} is not a valid Redis URL: {err}",
-                redact_url(redis_url)
-            )
-        })?;
+        // The URL is not repeated: one that does not parse cannot be redacted.
+        let client = redis::Client::open(redis_url)
+            .map_err(|err| anyhow::anyhow!("REDIS_URL is not a valid Redis URL: {err}"))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(PUSH_TIMEOUT))
@@ -112,7 +109,7 @@ impl BallotQueue {
         Ok(BallotQueue {
             connection,
             queue: queue.into(),
-            redacted_url: redact_url(redis_url).into(),
+            redacted_url: redis_url::for_log(redis_url).into(),
             healthy: Arc::new(AtomicBool::new(true)),
             metrics: queue_metrics,
         })

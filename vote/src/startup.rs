@@ -5,10 +5,10 @@ use std::{future::Future, time::Duration};
 
 use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use service_kit::{
-    config::redact_url,
     http::{get, get_or_head, not_found, operator_routes, resource, security_headers},
     lifecycle::{self, IN_FLIGHT_GRACE_SECS, Lifecycle},
     metrics::{Metrics, observe},
+    redis_url,
 };
 
 use crate::{
@@ -34,7 +34,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         tracing::info!(
             port,
-            redis_url = %redact_url(&settings.redis_url),
+            redis_url = %redis_url::for_log(&settings.redis_url),
             vote_queue = %settings.vote_queue,
             option_a = %settings.option_a,
             option_b = %settings.option_b,

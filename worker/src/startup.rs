@@ -47,8 +47,9 @@ impl Application {
     /// the consumer connects (and retries) once running.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.log_effective();
-        // One crypto provider for the whole process (rustls with ring), for `rediss://` and
-        // `sslmode=require` alike. Fails only if one is installed already, which is as good.
+        // One crypto provider for the whole process (rustls with ring), for `rediss://`; the
+        // PostgreSQL connector names ring itself. Fails only if one is installed already,
+        // which is as good.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let listener = service_kit::net::listen_on_all_interfaces(settings.port)
             .with_context(|| format!("cannot listen on PORT={}", settings.port))?;
@@ -56,7 +57,7 @@ impl Application {
 
         let redis = redis::Client::open(settings.redis_url.as_str())
             .context("REDIS_URL is not a valid Redis URL")?;
-        let pool = crate::store::connection_pool(&settings.database_url)?;
+        let pool = crate::store::connection_pool(&settings.database);
         let worker_id = new_worker_id();
         let keys = QueueKeys::new(&settings.queue, &worker_id);
         let metrics = Metrics::new(

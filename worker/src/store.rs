@@ -2,14 +2,9 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use anyhow::Context;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use service_kit::ballot::Ballot;
-use tokio_postgres::config::SslMode;
+use deadpool_postgres::Pool;
+use service_kit::{ballot::Ballot, postgres::PostgresConfig};
 
-/// A connection attempt that takes longer has failed: the worker backs off and retries, and
-/// the log names `DATABASE_URL`.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The consumer holds one connection and readiness probes another; two more are slack for a
 /// replacement while a broken one is being dropped.
 const POOL_SIZE: usize = 4;
@@ -28,37 +23,10 @@ const UPSERT_BATCH: &str = "
     WHERE votes.ts <= excluded.ts
       AND (votes.vote, votes.ts) IS DISTINCT FROM (excluded.vote, excluded.ts)";
 
-/// The pool for `database_url`, with TLS (rustls, system roots) when it says
-/// `sslmode=require`. Connects lazily: PostgreSQL need not be up yet.
-pub fn connection_pool(database_url: &str) -> anyhow::Result<Pool> {
-    let mut config: tokio_postgres::Config = database_url
-        .parse()
-        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(CONNECT_TIMEOUT);
-    }
-    let manager_config = ManagerConfig {
-        // A broken connection is found by the query that fails, and then dropped (see
-        // `on_connection!`); checking every connection before use would cost a round trip per batch.
-        recycling_method: RecyclingMethod::Fast,
-    };
-    let manager = if config.get_ssl_mode() == SslMode::Require {
-        let (tls, _unreadable_certificates) =
-            tokio_postgres_rustls::MakeRustlsConnect::with_native_certs()
-                .map_err(|errors| anyhow::anyhow!("no system root certificates: {errors:?}"))
-                .context("DATABASE_URL asks for TLS (sslmode=require)")?;
-        Manager::from_config(config, tls, manager_config)
-    } else {
-        Manager::from_config(config, tokio_postgres::NoTls, manager_config)
-    };
-    Pool::builder(manager)
-        .max_size(POOL_SIZE)
-        .runtime(Runtime::Tokio1)
-        .wait_timeout(Some(POOL_WAIT))
-        .create_timeout(Some(CONNECT_TIMEOUT))
-        .recycle_timeout(Some(CONNECT_TIMEOUT))
-        .build()
-        .context("building the PostgreSQL connection pool")
+/// The pool for `DATABASE_URL`, with TLS as its `sslmode` says. Connects lazily: PostgreSQL
+/// need not be up yet.
+pub fn connection_pool(database: &PostgresConfig) -> Pool {
+    database.pool(POOL_SIZE, POOL_WAIT)
 }
 
 /// Runs `$query`, an expression that uses `$client`, a connection from `$pool`, with at most

@@ -2,7 +2,7 @@
 //! production start-up code, and a Redis queue and a PostgreSQL database of the test's own,
 //! both removed when the test ends, also when it fails.
 
-use std::{str::FromStr, time::Duration};
+use std::time::Duration;
 
 use loadgen::{
     plan::Tally,
@@ -55,7 +55,7 @@ pub async fn spawn_result(database: &Database) -> String {
     let mut settings =
         result::configuration::Settings::from_env().expect("the defaults are valid settings");
     settings.port = 0;
-    settings.database = sqlx::postgres::PgConnectOptions::from_str(&database.url())
+    settings.database = service_kit::postgres::PostgresConfig::parse(&database.url(), None)
         .expect("the test database's URL is valid");
     settings.drain = Duration::ZERO;
     let app = result::startup::Application::build(settings)

@@ -109,8 +109,9 @@ fn make_run_starts_nothing_and_says_what_to_start_when_redis_or_postgres_is_miss
     let output = run.output();
     assert_eq!(status.code(), Some(1), "{output}");
     assert!(output.contains("Redis does not answer"), "{output}");
-    assert!(output.contains("(REDIS_URL)"), "{output}");
+    assert!(output.contains("the address in REDIS_URL"), "{output}");
     assert!(output.contains("PostgreSQL does not answer"), "{output}");
+    assert!(output.contains("the address in DATABASE_URL"), "{output}");
     assert!(
         !output.contains("s3cret"),
         "the password is not shown: {output}"

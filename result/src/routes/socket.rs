@@ -14,9 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use actix_ws::{CloseCode, CloseReason, Closed, Message, MessageStream, Session};
 use futures_util::StreamExt;
 use service_kit::{
-    config::{self, ConfigError},
-    http::error_page,
-    lifecycle::Lifecycle,
+    config::ConfigError, environment::Environment, http::error_page, lifecycle::Lifecycle,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
@@ -53,30 +51,29 @@ pub struct SocketSettings {
 }
 
 impl SocketSettings {
-    pub fn from_env() -> Result<SocketSettings, ConfigError> {
-        let heartbeat = config::seconds_or("SOCKET_HEARTBEAT_SECONDS", DEFAULT_HEARTBEAT)?;
+    pub fn from_environment(environment: &Environment) -> Result<SocketSettings, ConfigError> {
+        let heartbeat = environment.seconds("SOCKET_HEARTBEAT_SECONDS")?;
         if heartbeat.is_zero() || heartbeat > MAX_HEARTBEAT {
             return Err(ConfigError {
                 name: "SOCKET_HEARTBEAT_SECONDS",
-                value: heartbeat.as_secs_f64().to_string(),
+                value: Some(heartbeat.as_secs_f64().to_string()),
                 reason: format!(
                     "must be more than 0 and at most {}",
                     MAX_HEARTBEAT.as_secs()
                 ),
             });
         }
-        let client_timeout =
-            config::seconds_or("SOCKET_CLIENT_TIMEOUT_SECONDS", DEFAULT_CLIENT_TIMEOUT)?;
+        let client_timeout = environment.seconds("SOCKET_CLIENT_TIMEOUT_SECONDS")?;
         if client_timeout <= heartbeat {
             return Err(ConfigError {
                 name: "SOCKET_CLIENT_TIMEOUT_SECONDS",
-                value: client_timeout.as_secs_f64().to_string(),
+                value: Some(client_timeout.as_secs_f64().to_string()),
                 reason: "must be longer than SOCKET_HEARTBEAT_SECONDS, or every client is \
                          dropped before its first pong"
                     .to_owned(),
             });
         }
-        let max_sockets = config::parse_or("MAX_SOCKETS", DEFAULT_MAX_SOCKETS)?;
+        let max_sockets = environment.parse("MAX_SOCKETS")?;
         Ok(SocketSettings {
             heartbeat,
             client_timeout,

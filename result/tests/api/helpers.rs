@@ -1,14 +1,18 @@
 //! Spawning the service in-process on a free port against a fresh database of its own.
 
-use std::{str::FromStr, time::Duration};
+use std::time::Duration;
 
 use awc::ws::{CloseReason, Frame, Message};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use result::{configuration::Settings, routes::SocketSettings, startup::Application};
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, PgPool, postgres::PgConnectOptions};
-use test_support::PATIENCE;
+use service_kit::{
+    ballot::{Ballot, VoteOption, now_millis},
+    postgres::PostgresConfig,
+};
+use test_support::{PATIENCE, wait_until_async};
 use tokio::sync::oneshot;
+use worker::store::{FoldedBatch, connection_pool, store_batch};
 
 /// A safety poll so slow that, within a test, only a notification can deliver a change.
 const NO_SAFETY_POLL: Duration = Duration::from_secs(3600);
@@ -17,121 +21,112 @@ const NO_SAFETY_POLL: Duration = Duration::from_secs(3600);
 const NO_HEARTBEAT: Duration = Duration::from_secs(3600);
 
 /// A safety poll fast enough for a test to wait on.
-const FAST_SAFETY_POLL: Duration = Duration::from_millis(200);
+pub const FAST_SAFETY_POLL: Duration = Duration::from_millis(200);
 
 /// What exists in the database when the service starts.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Schema {
     /// Nothing: no worker has run yet.
     Absent,
-    /// `votes` only, as the original worker makes it.
+    /// `votes` only, as the original worker makes it: no tally, no notifications.
     VotesOnly,
-    /// `votes` and `vote_tally`, written the way our worker writes (see `write_batch`).
-    Tally,
-    /// `votes` and `vote_tally` with triggers standing in for the worker's: every statement
-    /// on `votes` keeps the tally exact and notifies at commit, so plain SQL works.
-    Triggers,
+    /// The worker's own schema, migrated by the worker's own code: `votes`, `vote_tally`
+    /// kept exact by triggers, and a NOTIFY at the commit of every change, also from plain SQL.
+    Worker,
 }
 
+/// The original worker's table (SPEC section 2).
 const VOTES_TABLE: &str = "CREATE TABLE votes (id VARCHAR(255) NOT NULL UNIQUE, \
     vote VARCHAR(255) NOT NULL, ts BIGINT NOT NULL DEFAULT 0);";
-const TALLY_TABLE: &str = "CREATE TABLE vote_tally (vote TEXT PRIMARY KEY, n BIGINT NOT NULL);";
-/// A deliberately simple stand-in (recounting is fine for a handful of rows): the contract is
-/// that `vote_tally` equals the GROUP BY and a NOTIFY follows every change.
-const STAND_IN_TRIGGERS: &str = "
-CREATE FUNCTION recount_votes() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM vote_tally;
-    INSERT INTO vote_tally (vote, n) SELECT vote, COUNT(id) FROM votes GROUP BY vote;
-    NOTIFY votes_changed;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER recount_votes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON votes
-    FOR EACH STATEMENT EXECUTE FUNCTION recount_votes();";
 
-/// A database of one test with the schema it asks for, and the test's own pool to arrange
-/// and act; test-support creates it and drops it when the test ends, passed or failed.
+/// A database of one test with the schema it asks for, and the test's own connection to
+/// arrange and act; test-support creates it and drops it when the test ends, passed or failed.
 pub struct Database {
-    /// Declared first so that it drops first: the pool is let go before the database is
-    /// dropped, whose FORCE ends any connection still closing.
-    pub pool: PgPool,
+    /// Declared first so that they close first, before the database is dropped, whose FORCE
+    /// ends any connection still closing.
+    pub client: tokio_postgres::Client,
+    worker_pool: deadpool_postgres::Pool,
     database: test_support::TestDatabase,
 }
 
 impl Database {
     pub async fn create(schema: Schema) -> Database {
         let database = test_support::TestDatabase::create("result_test");
-        let pool = PgPool::connect(&database.url())
+        let config = PostgresConfig::parse(&database.url(), None).expect("a valid test URL");
+        let (mut client, connection) = config
+            .connect()
             .await
             .expect("the database test-support just created accepts connections");
-        let ddl = match schema {
-            Schema::Absent => String::new(),
-            Schema::VotesOnly => VOTES_TABLE.to_owned(),
-            Schema::Tally => format!("{VOTES_TABLE}{TALLY_TABLE}"),
-            Schema::Triggers => format!("{VOTES_TABLE}{TALLY_TABLE}{STAND_IN_TRIGGERS}"),
-        };
-        sqlx::raw_sql(AssertSqlSafe(ddl))
-            .execute(&pool)
-            .await
-            .expect("the schema's fixed DDL runs on an empty database");
-        Database { pool, database }
+        tokio::spawn(connection);
+        match schema {
+            Schema::Absent => {}
+            Schema::VotesOnly => client
+                .batch_execute(VOTES_TABLE)
+                .await
+                .expect("the fixed DDL runs on an empty database"),
+            Schema::Worker => {
+                worker::schema::migrate(&mut client)
+                    .await
+                    .expect("the worker's migrations run on an empty database");
+            }
+        }
+        Database {
+            client,
+            worker_pool: connection_pool(&config),
+            database,
+        }
     }
 
     pub fn url(&self) -> String {
         self.database.url()
     }
 
+    /// The URL of this database through another address, such as a test's proxy.
+    pub fn url_via(&self, address: impl std::fmt::Display) -> String {
+        self.database.url_via(address)
+    }
+
     /// Runs plain SQL, as a person in psql would.
     pub async fn sql(&self, sql: &str) {
-        sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-            .execute(&self.pool)
+        self.client
+            .batch_execute(sql)
             .await
             .unwrap_or_else(|err| panic!("{sql}: {err}"));
     }
 
-    /// Writes a batch the way our worker does: one transaction with an upsert into `votes`
-    /// (last write wins by `ts`), the matching change to `vote_tally`, and a NOTIFY that
-    /// PostgreSQL delivers at commit. The voters must be new.
+    /// Writes a batch with the worker's own code: one transaction, last write wins by `ts`,
+    /// the tally kept and the NOTIFY sent by the worker's triggers at commit.
     pub async fn write_batch(&self, ballots: &[(&str, &str)]) {
-        let mut tx = self.pool.begin().await.expect("beginning a transaction");
-        for (voter_id, vote) in ballots {
-            sqlx::query(
-                "INSERT INTO votes (id, vote, ts) VALUES ($1, $2, $3) \
-                 ON CONFLICT (id) DO UPDATE SET vote = EXCLUDED.vote, ts = EXCLUDED.ts \
-                 WHERE votes.ts <= EXCLUDED.ts",
-            )
-            .bind(voter_id)
-            .bind(vote)
-            .bind(service_kit::ballot::now_millis())
-            .execute(&mut *tx)
+        let ballots = ballots
+            .iter()
+            .map(|(voter_id, vote)| Ballot {
+                voter_id: (*voter_id).to_owned(),
+                vote: VoteOption::parse(vote).expect("tests vote a or b"),
+                ts: now_millis(),
+            })
+            .collect();
+        let mut client = self
+            .worker_pool
+            .get()
             .await
-            .expect("upserting a vote");
-            sqlx::query(
-                "INSERT INTO vote_tally (vote, n) VALUES ($1, 1) \
-                 ON CONFLICT (vote) DO UPDATE SET n = vote_tally.n + 1",
-            )
-            .bind(vote)
-            .execute(&mut *tx)
+            .expect("a connection to the test database");
+        store_batch(&mut client, &FoldedBatch::fold(ballots))
             .await
-            .expect("counting a vote");
-        }
-        sqlx::query("NOTIFY votes_changed")
-            .execute(&mut *tx)
-            .await
-            .expect("notifying");
-        tx.commit().await.expect("committing the batch");
+            .expect("the worker stores the batch");
     }
 
     /// Cuts every connection to this database but the one that asks: the service's LISTEN
     /// and read connections die as in a database restart.
     pub async fn cut_connections(&self) -> i64 {
-        sqlx::query_scalar(
-            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .expect("terminating the service's connections")
+        self.client
+            .query_one(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .expect("terminating the service's connections")
+            .get(0)
     }
 }
 
@@ -140,8 +135,7 @@ impl Database {
 pub fn test_settings(database_url: &str) -> Settings {
     Settings {
         port: 0,
-        database: PgConnectOptions::from_str(database_url).expect("a valid test URL"),
-        database_url_redacted: database_url.to_owned(),
+        database: PostgresConfig::parse(database_url, None).expect("a valid test URL"),
         option_a: "Cats".to_owned(),
         option_b: "Dogs".to_owned(),
         app_version: "9.9.9-test".to_owned(),
@@ -180,9 +174,20 @@ impl TestApp {
         TestApp::spawn_on(database, adjust).await
     }
 
-    /// Spawns the service on a database the test has already filled.
+    /// Spawns the service on a database the test has already filled, and waits until it is
+    /// ready, as a load balancer would.
     pub async fn spawn_on(database: Database, adjust: impl FnOnce(&mut Settings)) -> TestApp {
-        let mut settings = test_settings(&database.url());
+        let url = database.url();
+        TestApp::spawn_at(database, &url, adjust).await
+    }
+
+    /// Spawns the service on `database`, reached at `url` (through a test's proxy, say).
+    pub async fn spawn_at(
+        database: Database,
+        url: &str,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        let mut settings = test_settings(url);
         adjust(&mut settings);
         let application = Application::build(settings)
             .await
@@ -193,14 +198,19 @@ impl TestApp {
             // A dropped sender stops the service too.
             let _ = stopped.await;
         }));
-        TestApp {
+        let app = TestApp {
             address: format!("http://127.0.0.1:{port}"),
             port,
             database,
             client: awc::Client::default(),
             stop: Some(stop),
             served: Some(served),
-        }
+        };
+        wait_until_async("the service is ready", async || {
+            app.get("/readyz").await.0 == 200
+        })
+        .await;
+        app
     }
 
     pub async fn get(
@@ -343,4 +353,20 @@ pub fn header<'a>(headers: &'a awc::http::header::HeaderMap, name: &str) -> &'a 
 /// The frame of SPEC section 5 for these counts.
 pub fn tally_json(a: i64, b: i64) -> Value {
     json!({"counts": {"a": a, "b": b}, "total": a + b})
+}
+
+/// The result binary with `DATABASE_URL` and the variables in `env`, on a free port, its JSON
+/// log on a piped stdout and its errors on a piped stderr.
+pub fn spawn_binary(database_url: &str, env: &[(&str, &str)]) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_result"))
+        .env("PORT", "0")
+        .env("DATABASE_URL", database_url)
+        .env("LOG_FORMAT", "json")
+        .env("SHUTDOWN_DRAIN_SECONDS", "0")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the result binary starts")
 }

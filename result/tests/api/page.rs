@@ -24,7 +24,7 @@ async fn before_any_vote_and_without_a_votes_table_the_page_says_no_votes_yet() 
 
 #[actix_web::test]
 async fn api_results_is_not_cached() {
-    let app = TestApp::spawn(Schema::Tally).await;
+    let app = TestApp::spawn(Schema::Worker).await;
 
     let (status, body, headers) = app.get("/api/results").await;
 
@@ -40,7 +40,7 @@ async fn api_results_is_not_cached() {
 
 #[actix_web::test]
 async fn the_page_is_rendered_with_the_current_tally() {
-    let database = Database::create(Schema::Tally).await;
+    let database = Database::create(Schema::Worker).await;
     database
         .write_batch(&[("v1", "a"), ("v2", "a"), ("v3", "b")])
         .await;
@@ -63,7 +63,7 @@ async fn the_page_is_rendered_with_the_current_tally() {
 
 #[actix_web::test]
 async fn one_vote_is_counted_in_the_singular() {
-    let database = Database::create(Schema::Tally).await;
+    let database = Database::create(Schema::Worker).await;
     database.write_batch(&[("v1", "b")]).await;
 
     let app = TestApp::spawn_on(database, |_| {}).await;
@@ -140,7 +140,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
 
 #[actix_web::test]
 async fn metrics_show_sockets_frames_reads_and_database_health() {
-    let app = TestApp::spawn(Schema::Tally).await;
+    let app = TestApp::spawn(Schema::Worker).await;
     let mut socket = app.connect_socket().await;
     socket.next_tally().await;
 

@@ -5,7 +5,7 @@
 use std::{
     process::Stdio,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
@@ -17,14 +17,14 @@ use awc::{
 };
 use futures_util::{Sink, SinkExt, Stream, StreamExt, stream::LocalBoxStream};
 use serde_json::Value;
-use test_support::{PATIENCE, wait_until_async};
+use test_support::{LogLines, PATIENCE, wait_until_async};
 
 use service_kit::lifecycle::WATCHDOG_MESSAGE;
 use tokio::process::Command;
 
 use crate::{
     helpers::{Database, Received, Schema, TestApp, TestSocket, tally_json},
-    shutdown::{EXIT_LIMIT, listening_port},
+    shutdown::{EXIT_LIMIT, port_of},
 };
 
 /// The largest payload a ping may carry (RFC 6455), which the server echoes in its pong: the
@@ -162,7 +162,7 @@ impl Drop for StalledClient {
 
 #[actix_web::test]
 async fn a_client_that_stops_reading_skips_to_the_newest_tally_and_stalls_no_one() {
-    let app = TestApp::spawn(Schema::Tally).await;
+    let app = TestApp::spawn(Schema::Worker).await;
     let mut stalled = app.stalled_client().await;
     let mut live = app.connect_socket_at_zero().await;
     let frames_before = app.frames_sent().await;
@@ -184,7 +184,7 @@ async fn a_client_that_stops_reading_skips_to_the_newest_tally_and_stalls_no_one
 
 #[actix_web::test]
 async fn a_client_that_cannot_take_a_frame_within_the_client_timeout_is_dropped() {
-    let app = TestApp::spawn_with(Schema::Tally, |settings| {
+    let app = TestApp::spawn_with(Schema::Worker, |settings| {
         settings.sockets.client_timeout = SHORT_CLIENT_TIMEOUT;
     })
     .await;
@@ -201,7 +201,7 @@ async fn a_client_that_cannot_take_a_frame_within_the_client_timeout_is_dropped(
 
 #[actix_web::test]
 async fn a_client_that_stops_answering_pings_is_closed_after_the_client_timeout() {
-    let app = TestApp::spawn_with(Schema::Tally, |settings| {
+    let app = TestApp::spawn_with(Schema::Worker, |settings| {
         settings.sockets.heartbeat = SHORT_HEARTBEAT;
         settings.sockets.client_timeout = SHORT_CLIENT_TIMEOUT;
     })
@@ -236,7 +236,7 @@ async fn a_client_that_stops_answering_pings_is_closed_after_the_client_timeout(
 
 #[actix_web::test]
 async fn a_client_that_answers_pings_stays_and_gets_the_tally_every_heartbeat() {
-    let app = TestApp::spawn_with(Schema::Tally, |settings| {
+    let app = TestApp::spawn_with(Schema::Worker, |settings| {
         settings.sockets.heartbeat = SHORT_HEARTBEAT;
         settings.sockets.client_timeout = SHORT_CLIENT_TIMEOUT;
     })
@@ -261,7 +261,7 @@ async fn a_client_that_answers_pings_stays_and_gets_the_tally_every_heartbeat() 
 
 #[actix_web::test]
 async fn sockets_beyond_the_cap_get_a_503_until_one_closes() {
-    let app = TestApp::spawn_with(Schema::Tally, |settings| {
+    let app = TestApp::spawn_with(Schema::Worker, |settings| {
         settings.sockets.max_sockets = 2;
     })
     .await;
@@ -290,7 +290,7 @@ async fn sockets_beyond_the_cap_get_a_503_until_one_closes() {
 
 #[actix_web::test]
 async fn a_stalled_client_gets_its_1001_within_the_stop_deadline_and_the_exit_waits_for_nothing() {
-    let database = Database::create(Schema::Tally).await;
+    let database = Database::create(Schema::Worker).await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_result"))
         .env("PORT", "0")
         .env("DATABASE_URL", database.url())
@@ -300,8 +300,8 @@ async fn a_stalled_client_gets_its_1001_within_the_stop_deadline_and_the_exit_wa
         .kill_on_drop(true)
         .spawn()
         .expect("the result binary starts");
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let port = listening_port(&mut child, Arc::clone(&logs)).await;
+    let log = LogLines::capture(&mut child);
+    let port = port_of(&log).await;
     let client = awc::Client::default();
     let url = format!("ws://127.0.0.1:{port}/ws");
     let (_, frames) = client.ws(&url).connect().await.expect("a handshake");
@@ -345,9 +345,6 @@ async fn a_stalled_client_gets_its_1001_within_the_stop_deadline_and_the_exit_wa
         exited_after < EXIT_LIMIT,
         "exited {exited_after:?} after the signal"
     );
-    let logs = logs
-        .lock()
-        .expect("no holder of the lock panics")
-        .join("\n");
+    let logs = log.text();
     assert!(!logs.contains(WATCHDOG_MESSAGE), "{logs}");
 }

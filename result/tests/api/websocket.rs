@@ -4,7 +4,7 @@ use crate::helpers::{Received, Schema, TestApp, tally_json};
 
 #[actix_web::test]
 async fn a_client_gets_the_tally_on_connect_and_after_every_batch() {
-    let app = TestApp::spawn(Schema::Tally).await;
+    let app = TestApp::spawn(Schema::Worker).await;
     let mut socket = app.connect_socket().await;
 
     assert_eq!(socket.next_tally().await, tally_json(0, 0));
@@ -20,7 +20,7 @@ async fn a_client_gets_the_tally_on_connect_and_after_every_batch() {
 
 #[actix_web::test]
 async fn plain_sql_insert_update_delete_and_truncate_reach_the_client() {
-    let app = TestApp::spawn(Schema::Triggers).await;
+    let app = TestApp::spawn(Schema::Worker).await;
     let mut socket = app.connect_socket_at_zero().await;
 
     app.database
@@ -69,7 +69,7 @@ async fn a_votes_table_created_after_start_is_picked_up() {
 
 #[actix_web::test]
 async fn the_service_recovers_after_its_database_connections_are_cut() {
-    let app = TestApp::spawn(Schema::Triggers).await;
+    let app = TestApp::spawn(Schema::Worker).await;
     let mut socket = app.connect_socket_at_zero().await;
 
     let cut = app.database.cut_connections().await;
@@ -89,7 +89,7 @@ async fn the_service_recovers_after_its_database_connections_are_cut() {
 
 #[actix_web::test]
 async fn every_client_gets_every_change() {
-    let app = TestApp::spawn(Schema::Tally).await;
+    let app = TestApp::spawn(Schema::Worker).await;
     let mut first = app.connect_socket().await;
     let mut second = app.connect_socket().await;
     first.next_tally().await;
@@ -103,7 +103,7 @@ async fn every_client_gets_every_change() {
 
 #[actix_web::test]
 async fn sockets_close_with_going_away_when_the_service_stops() {
-    let mut app = TestApp::spawn(Schema::Tally).await;
+    let mut app = TestApp::spawn(Schema::Worker).await;
     let mut socket = app.connect_socket().await;
     socket.next_tally().await;
 

@@ -6,5 +6,6 @@ mod metrics;
 mod page;
 mod process;
 mod redis_outage;
+mod secrets;
 mod tls;
 mod voting;

@@ -14,8 +14,8 @@ use redis::AsyncCommands;
 use test_support::{LOCAL_REDIS, PATIENCE, QueueCleanup, free_port, unique_name};
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
-    net::{TcpListener, TcpStream},
-    sync::{mpsc, oneshot, watch},
+    net::TcpStream,
+    sync::{mpsc, oneshot},
     task::JoinHandle,
 };
 use tokio_postgres::{AsyncMessage, NoTls};
@@ -244,7 +244,8 @@ pub fn ballot(voter_id: &str, vote: &str, ts: i64) -> String {
 pub fn settings(database_url: &str, queue: &str, batch_size: usize) -> Settings {
     Settings {
         redis_url: LOCAL_REDIS.to_owned(),
-        database_url: database_url.to_owned(),
+        database: service_kit::postgres::PostgresConfig::parse(database_url, None)
+            .expect("a valid test URL"),
         queue: queue.to_owned(),
         port: 0,
         batch_size,
@@ -432,93 +433,4 @@ impl WorkerProcess {
     }
 }
 
-/// How a [`TcpProxy`] treats its connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flow {
-    Open,
-    /// Connections stay open (new ones are accepted) but no byte is forwarded: a service that
-    /// hangs.
-    Frozen,
-    /// Every connection dropped, new ones refused: a service that is down.
-    Cut,
-}
-
-/// A TCP proxy the test can cut, freeze and restore, to make a backing service unreachable or
-/// hang without touching the shared one.
-pub struct TcpProxy {
-    pub address: SocketAddr,
-    flow: watch::Sender<Flow>,
-}
-
-impl TcpProxy {
-    pub async fn start(target: &str) -> TcpProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-        let address = listener.local_addr().expect("a bound address");
-        let (flow, _) = watch::channel(Flow::Open);
-        let state = flow.clone();
-        let target = target.to_owned();
-        tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                if *state.borrow() == Flow::Cut {
-                    continue; // dropped: refused
-                }
-                let mut flow = state.subscribe();
-                let target = target.clone();
-                tokio::spawn(async move {
-                    // A frozen service accepts connections and then says nothing.
-                    let Ok(&Flow::Open) =
-                        flow.wait_for(|flow| *flow != Flow::Frozen).await.as_deref()
-                    else {
-                        return;
-                    };
-                    let Ok(outbound) = TcpStream::connect(&target).await else {
-                        return;
-                    };
-                    let (from_client, to_client) = inbound.into_split();
-                    let (from_target, to_target) = outbound.into_split();
-                    tokio::select! {
-                        () = pump(from_client, to_target, flow.clone()) => {}
-                        () = pump(from_target, to_client, flow) => {}
-                    }
-                });
-            }
-        });
-        TcpProxy { address, flow }
-    }
-
-    pub fn cut(&self) {
-        self.flow.send_replace(Flow::Cut);
-    }
-
-    pub fn freeze(&self) {
-        self.flow.send_replace(Flow::Frozen);
-    }
-
-    pub fn restore(&self) {
-        self.flow.send_replace(Flow::Open);
-    }
-}
-
-/// Forwards bytes one way while the flow is open, holds them while it is frozen, and returns
-/// (dropping the connection) when it is cut or either side closes.
-async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    mut flow: watch::Receiver<Flow>,
-) {
-    let mut buffer = vec![0; 16 * 1024];
-    loop {
-        let read = tokio::select! {
-            read = from.read(&mut buffer) => read,
-            _ = flow.wait_for(|flow| *flow == Flow::Cut) => return,
-        };
-        let Ok(read @ 1..) = read else { return };
-        match flow.wait_for(|flow| *flow != Flow::Frozen).await.as_deref() {
-            Ok(Flow::Open) => {}
-            _ => return,
-        }
-        if to.write_all(&buffer[..read]).await.is_err() {
-            return;
-        }
-    }
-}
+pub use test_support::TcpProxy;

@@ -9,6 +9,7 @@ mod outages;
 mod queue;
 mod recovery;
 mod schema;
+mod secrets;
 mod stop;
 mod tally;
 mod tls;
