@@ -136,10 +136,15 @@ def test_a_kill_of_redis_loses_no_acknowledged_vote(stack):
 def test_the_seed_profile_seeds_and_exits_0(stack):
     before = sum(stack.tally().values())
     stack.env.update(SEED_VOTES="200", SEED_CONCURRENCY="8")
-    stack.compose("--profile", "seed", "up", "--no-build", "seed", timeout=300)
-    seed = json.loads(stack.compose("--profile", "seed", "ps", "--all", "--format", "json",
-                                    "seed").stdout.splitlines()[0])
-    assert seed["ExitCode"] == 0, seed
+    stack.compose("--profile", "seed", "up", "--no-build", "--detach", "seed")
+
+    def exited() -> dict | None:
+        listed = stack.compose("--profile", "seed", "ps", "--all", "--format", "json", "seed")
+        seed = json.loads(listed.stdout.splitlines()[0])
+        return seed if seed["State"] == "exited" else None
+
+    seed = support.wait_until("the seed is done", exited, timeout=240, every=2)
+    assert seed["ExitCode"] == 0, stack.compose("--profile", "seed", "logs", "seed").stdout
     # Each seeded vote comes from a new voter.
     assert sum(stack.tally().values()) == before + 200
 
