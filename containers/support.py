@@ -150,7 +150,7 @@ class Engine:
         if not ON_PODMAN:
             wait_until("Docker answers", self.answers, timeout=30)
             return
-        for path in (CACHE / "tmp", CACHE / "cni", RUN_DIR):
+        for path in (CACHE / "tmp", CACHE / "networks", RUN_DIR):
             path.mkdir(parents=True, exist_ok=True)
         # containers.conf names this copy: a config file cannot name a path inside a clone.
         shutil.copyfile(HERE / "hosts", CACHE / "hosts")
