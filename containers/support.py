@@ -155,7 +155,8 @@ class Engine:
         # containers.conf names this copy: a config file cannot name a path inside a clone.
         shutil.copyfile(HERE / "hosts", CACHE / "hosts")
         SOCKET.unlink(missing_ok=True)
-        self.log = open(CACHE / "podman-service.log", "ab")  # noqa: SIM115 (closed in stop)
+        # The last session's log only.
+        self.log = open(CACHE / "podman-service.log", "wb")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
             ["nice", "-n", "10", "podman", "system", "service", "--time=0", f"unix://{SOCKET}"],
             env=environment(),
