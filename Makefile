@@ -206,7 +206,7 @@ container-packages:
 			| grep -q 'install ok installed' || echo $$package; done); \
 	if ! command -v docker >/dev/null; then missing="$$missing docker.io"; fi; \
 	if [ -n "$$missing" ]; then \
-		echo "installing$$missing"; \
+		echo "installing" $$missing; \
 		apt-get update -qq -o DPkg::Lock::Timeout=600 \
 			&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
 			--no-install-recommends $$missing >/dev/null; \

@@ -281,11 +281,16 @@ def link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-def ensure_stand_in(reference: str, debian_id: str) -> None:
-    """Builds the stand-in for `reference` unless the one there is from the same recipe."""
+def recipe_of(reference: str) -> str:
     name = RECIPES.get(repository(reference))
     if name is None:
         raise AssertionError(f"{reference}: no stand-in recipe for it in {STAND_INS}")
+    return name
+
+
+def ensure_stand_in(reference: str, debian_id: str) -> None:
+    """Builds the stand-in for `reference` unless the one there is from the same recipe."""
+    name = recipe_of(reference)
     recipe = STAND_INS / name
     context, inputs = (stage_rust_context(recipe) if name == "rust" else (recipe, []))
     key = digest([debian_id.encode(), *recipe_files(recipe), *inputs])
