@@ -32,7 +32,7 @@ pub struct Application {
     port: u16,
     server: Server,
     lifecycle: Lifecycle,
-    drain: Duration,
+    shutdown_drain: Duration,
     feed: JoinHandle<()>,
     pool: Pool,
 }
@@ -50,7 +50,7 @@ impl Application {
             option_b = %settings.option_b,
             app_version = %settings.app_version,
             safety_poll_ms = settings.safety_poll.as_millis() as u64,
-            drain_ms = settings.drain.as_millis() as u64,
+            shutdown_drain_ms = settings.shutdown_drain.as_millis() as u64,
             "starting the result service"
         );
         let listener = service_kit::net::listen_on_all_interfaces(settings.port)
@@ -113,7 +113,7 @@ impl Application {
             port,
             server,
             lifecycle,
-            drain: settings.drain,
+            shutdown_drain: settings.shutdown_drain,
             feed,
             pool,
         })
@@ -127,7 +127,13 @@ impl Application {
     /// every socket closed with 1001 at once, in-flight requests finished, the database
     /// connections closed.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let served = serve_until(self.server, self.lifecycle.clone(), shutdown, self.drain).await;
+        let served = serve_until(
+            self.server,
+            self.lifecycle.clone(),
+            shutdown,
+            self.shutdown_drain,
+        )
+        .await;
         // Also when the server ended on its own, so that the feed ends.
         self.lifecycle.begin_shutdown();
         // The feed ends on the lifecycle's stop, dropping whatever database wait it was in;

@@ -2,7 +2,7 @@
 //!
 //! - [`config`]: settings from environment variables, with errors that name the variable.
 //! - [`environment`]: each program's list of the variables it reads, with their defaults.
-//! - [`telemetry`]: logging set-up (`RUST_LOG`, `LOG_FORMAT`).
+//! - [`logging`]: logging set-up (`RUST_LOG`, `LOG_FORMAT`).
 //! - [`metrics`]: the Prometheus registry, `/metrics`, and the per-request access log.
 //! - [`lifecycle`]: `/healthz`, `/readyz`, the shutdown signal and the graceful stop.
 //! - [`net`]: the listener on every interface, IPv6 and IPv4.
@@ -17,10 +17,10 @@ pub mod environment;
 pub mod healthcheck;
 pub mod http;
 pub mod lifecycle;
+pub mod logging;
 pub mod metrics;
 pub mod net;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis_url;
-pub mod telemetry;

@@ -5,7 +5,7 @@ use ballot::VoteOption;
 use serde::Serialize;
 use tera::{Context, Tera};
 
-use crate::settings::Settings;
+use crate::configuration::Settings;
 
 const INDEX_TEMPLATE: &str = "index.html";
 pub const STYLESHEET: &str = include_str!("../static/vote.css");

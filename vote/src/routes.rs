@@ -10,9 +10,9 @@ use serde::Serialize;
 use service_kit::http::error_page;
 
 use crate::{
+    configuration::Settings,
     page::{FAVICON, Pages, STYLESHEET},
     queue::{BallotQueue, QueueError},
-    settings::Settings,
     voter::{Voter, cookie},
 };
 

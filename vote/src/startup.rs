@@ -12,10 +12,10 @@ use service_kit::{
 };
 
 use crate::{
+    configuration::Settings,
     page::Pages,
     queue::BallotQueue,
     routes::{self, AppState},
-    settings::Settings,
 };
 
 pub struct Application {
@@ -40,7 +40,7 @@ impl Application {
             option_b = %settings.option_b,
             app_version = %settings.app_version,
             hostname = %settings.hostname,
-            shutdown_drain_s = settings.shutdown_drain.as_secs(),
+            shutdown_drain_ms = settings.shutdown_drain.as_millis() as u64,
             "vote service starting"
         );
 

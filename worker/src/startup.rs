@@ -23,7 +23,7 @@ use crate::{
 
 /// The worker serves no traffic, only probes: readiness turning 503 needs no time for load
 /// balancers to react, so the HTTP side stops at once.
-const HTTP_DRAIN: Duration = Duration::ZERO;
+const SHUTDOWN_DRAIN: Duration = Duration::ZERO;
 /// Of the stop's deadline, what the consumer leaves for the release that follows it: a single
 /// Redis script, which answers in milliseconds. If a backing service hangs, the batch in hand
 /// is abandoned this long before the deadline (its messages are still in Redis), so that the
@@ -147,7 +147,8 @@ impl Application {
         let lifecycle = &self.lifecycle;
         let serving = async {
             let served =
-                lifecycle::serve_until(self.server, lifecycle.clone(), shutdown, HTTP_DRAIN).await;
+                lifecycle::serve_until(self.server, lifecycle.clone(), shutdown, SHUTDOWN_DRAIN)
+                    .await;
             // The server also stops if it fails; the consumer must stop with it.
             lifecycle.begin_shutdown();
             served

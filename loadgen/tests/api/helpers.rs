@@ -31,7 +31,7 @@ pub struct TestVote {
 impl TestVote {
     pub async fn spawn(redis_url: &str) -> TestVote {
         let mut settings =
-            vote::settings::Settings::from_env().expect("the defaults are valid settings");
+            vote::configuration::Settings::from_env().expect("the defaults are valid settings");
         settings.port = 0;
         settings.redis_url = redis_url.to_owned();
         let queue = Queue::new("test:loadgen");
@@ -54,7 +54,7 @@ pub async fn spawn_result(database: &Database) -> String {
     settings.port = 0;
     settings.database = service_kit::postgres::PostgresConfig::parse(&database.url(), None)
         .expect("the test database's URL is valid");
-    settings.drain = Duration::ZERO;
+    settings.shutdown_drain = Duration::ZERO;
     let app = result::startup::Application::build(settings)
         .await
         .expect("the result service builds");

@@ -2,8 +2,8 @@
 
 mod helpers;
 
+mod consumer;
 mod dead_letters;
-mod drain;
 mod metrics;
 mod outages;
 mod queue;
