@@ -6,12 +6,16 @@
 //! - [`metrics`]: the Prometheus registry, `/metrics`, and the per-request access log.
 //! - [`lifecycle`]: `/healthz`, `/readyz`, the shutdown signal and the graceful stop.
 //! - [`net`]: the listener on every interface, IPv6 and IPv4.
-//! - [`http`]: the security headers and the small error pages every web program serves.
+//! - [`server`]: the HTTP server every program runs, set up once.
+//! - [`http`]: the security headers, the error pages, page templates with Tera's escaping,
+//!   the assets, and the routing helpers.
+//! - [`backoff`]: capped exponential backoff for every retry loop.
 //! - [`healthcheck`]: the `healthcheck` subcommand container images use instead of curl.
 //! - [`postgres`] (feature `postgres`): `DATABASE_URL` with libpq's `sslmode`, the password
 //!   file, the connection pool and the URL as logs may show it.
 //! - [`redis_url`] (feature `redis`): `REDIS_URL` as logs may show it.
 
+pub mod backoff;
 pub mod config;
 pub mod environment;
 pub mod healthcheck;
@@ -24,3 +28,4 @@ pub mod net;
 pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis_url;
+pub mod server;
