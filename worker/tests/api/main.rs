@@ -8,6 +8,7 @@ mod metrics;
 mod outages;
 mod queue;
 mod recovery;
+mod reset;
 mod schema;
 mod secrets;
 mod stop;
