@@ -22,6 +22,10 @@ pub fn load(vote_url: &str, votes: u64, concurrency: usize, split: f64) -> Setti
         endpoint: Endpoint::Form,
         result_url: None,
         wait_timeout: Duration::from_secs(30),
+        duration: None,
+        rate: 0.0,
+        acks: None,
+        allow_failures: false,
     }
 }
 
