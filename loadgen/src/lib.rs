@@ -15,6 +15,7 @@
 
 pub mod acks;
 pub mod client;
+pub mod ledger;
 pub mod plan;
 pub mod report;
 pub mod settings;

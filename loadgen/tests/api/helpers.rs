@@ -54,6 +54,21 @@ impl TestVote {
     }
 }
 
+/// A worker draining `queue` into `database`, until the test's runtime ends.
+pub async fn spawn_worker(database: &Database, queue: &str) {
+    let mut settings =
+        worker::configuration::Settings::from_env().expect("the defaults are valid settings");
+    settings.port = 0;
+    settings.redis_url = LOCAL_REDIS.to_owned();
+    settings.queue = queue.to_owned();
+    settings.database = service_kit::postgres::PostgresConfig::parse(&database.url(), None)
+        .expect("the test database's URL is valid");
+    let app = worker::startup::Application::build(settings)
+        .await
+        .expect("the worker builds");
+    actix_rt::spawn(app.run_until_stopped(std::future::pending()));
+}
+
 /// A result service on a random port, reading `database`. Returns its address.
 pub async fn spawn_result(database: &Database) -> String {
     let mut settings =
@@ -100,7 +115,7 @@ impl Queue {
     }
 }
 
-fn redis_connection() -> redis::RedisResult<redis::Connection> {
+pub fn redis_connection() -> redis::RedisResult<redis::Connection> {
     redis::Client::open(LOCAL_REDIS)?.get_connection()
 }
 
@@ -133,6 +148,13 @@ impl Database {
             }
         }
         tally
+    }
+}
+
+impl Database {
+    /// Runs `statement` (and returns the rows it changed).
+    pub fn execute(&self, statement: &str) -> Vec<tokio_postgres::Row> {
+        query(&self.url(), statement).expect("the statement runs")
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod acks;
 mod helpers;
+mod ledger;
 mod make_run;
 mod voting;
 mod waiting;
