@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod counted_twice;
 mod dead_letters;
 mod drain;
 mod metrics;
