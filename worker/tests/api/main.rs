@@ -2,7 +2,6 @@
 
 mod helpers;
 
-mod counted_twice;
 mod dead_letters;
 mod drain;
 mod metrics;
