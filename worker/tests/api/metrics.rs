@@ -37,7 +37,7 @@ async fn held_in_flight(worker: &TestWorker, messages: f64) {
 
 #[tokio::test]
 async fn in_flight_commit_delay_ready_and_the_documented_list() {
-    let (database, queue, proxy, worker) = worker_behind_a_proxy().await;
+    let (_database, queue, proxy, worker) = worker_behind_a_proxy().await;
     let (_, metrics) = worker.get("/metrics").await;
     assert_eq!(sample(&metrics, "worker_ready"), Some(1.0), "{metrics}");
     assert!(
