@@ -34,6 +34,14 @@ impl Tally {
         }
     }
 
+    /// Takes back a vote [`Tally::add`] counted: a voter's re-vote replaces it.
+    pub fn remove(&mut self, option: VoteOption) {
+        match option {
+            VoteOption::A => self.a -= 1,
+            VoteOption::B => self.b -= 1,
+        }
+    }
+
     pub fn total(&self) -> u64 {
         self.a + self.b
     }

@@ -22,6 +22,10 @@ pub fn load(vote_url: &str, votes: u64, concurrency: usize, split: f64) -> Setti
         endpoint: Endpoint::Form,
         result_url: None,
         wait_timeout: Duration::from_secs(30),
+        duration: None,
+        rate: 0.0,
+        acks: None,
+        allow_failures: false,
     }
 }
 
@@ -48,6 +52,21 @@ impl TestVote {
         actix_rt::spawn(app.run_until_stopped(std::future::pending()));
         TestVote { address, queue }
     }
+}
+
+/// A worker draining `queue` into `database`, until the test's runtime ends.
+pub async fn spawn_worker(database: &Database, queue: &str) {
+    let mut settings =
+        worker::configuration::Settings::from_env().expect("the defaults are valid settings");
+    settings.port = 0;
+    settings.redis_url = LOCAL_REDIS.to_owned();
+    settings.queue = queue.to_owned();
+    settings.database = service_kit::postgres::PostgresConfig::parse(&database.url(), None)
+        .expect("the test database's URL is valid");
+    let app = worker::startup::Application::build(settings)
+        .await
+        .expect("the worker builds");
+    actix_rt::spawn(app.run_until_stopped(std::future::pending()));
 }
 
 /// A result service on a random port, reading `database`. Returns its address.
@@ -96,7 +115,7 @@ impl Queue {
     }
 }
 
-fn redis_connection() -> redis::RedisResult<redis::Connection> {
+pub fn redis_connection() -> redis::RedisResult<redis::Connection> {
     redis::Client::open(LOCAL_REDIS)?.get_connection()
 }
 
@@ -129,6 +148,13 @@ impl Database {
             }
         }
         tally
+    }
+}
+
+impl Database {
+    /// Runs `statement` (and returns the rows it changed).
+    pub fn execute(&self, statement: &str) -> Vec<tokio_postgres::Row> {
+        query(&self.url(), statement).expect("the statement runs")
     }
 }
 
