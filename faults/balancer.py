@@ -35,13 +35,13 @@ PROBE_TIMEOUT = 0.5
 CONFIG = """\
 worker_processes 1;
 pid {dir}/nginx.pid;
-error_log {dir}/error.log notice;
+error_log {logs}/nginx-error.log notice;
 daemon off;
 events {{ worker_connections 4096; }}
 http {{
     log_format fleet '$msec $status $request_method $uri $upstream_addr $upstream_status '
                      '$request_time';
-    access_log {dir}/access.log fleet;
+    access_log {logs}/nginx-access.log fleet;
     client_body_temp_path {dir}/client_body;
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;
@@ -79,9 +79,11 @@ class Nginx:
     def __init__(self, folder, log_dir):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.log_dir = log_dir
         self.port = free_port()
         self.control_port = free_port()
         self.generation = 0
+        # The replicas nginx sends to: set once a reload has taken effect.
         self.upstreams = []
         self.reloads = 0
         self._write([])
@@ -102,24 +104,33 @@ class Nginx:
         # An upstream block needs a server: with no replica ready, one that is always down.
         servers = [f"        server 127.0.0.1:{port} max_fails=0;" for port in ports]
         servers = servers or ["        server 127.0.0.1:9 down;"]
-        text = CONFIG.format(dir=self.folder, port=self.port, control_port=self.control_port,
+        text = CONFIG.format(dir=self.folder, logs=self.log_dir, port=self.port,
+                             control_port=self.control_port,
                              servers="\n".join(servers), generation=self.generation)
         staged = self.config_path.with_suffix(".staged")
         staged.write_text(text)
         os.replace(staged, self.config_path)
-        self.upstreams = list(ports)
 
     def serving_generation(self):
         status, body = http_get(self.control_port, "/generation", timeout=1)
         return int(body) if status == 200 else None
 
+    def workers(self):
+        """The pids of the master's worker processes."""
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return path.read_text().split()
+
     def set_upstreams(self, ports):
-        """Rewrites the upstream list and reloads; returns once new workers serve it."""
+        """Rewrites the upstream list and reloads; returns once the new worker serves it and
+        the old one has exited. (The old one still accepts connections for a moment after the
+        new one starts, and sends them to the old list.)"""
         self._write(ports)
         self.process.send(signal.SIGHUP)
         self.reloads += 1
-        wait_until(f"nginx to serve configuration {self.generation}",
-                   lambda: (self.serving_generation() or 0) >= self.generation, 10, 0.01)
+        wait_until(f"nginx to serve configuration {self.generation} alone",
+                   lambda: ((self.serving_generation() or 0) >= self.generation
+                            and len(self.workers()) == 1), 10, 0.01)
+        self.upstreams = list(ports)
 
     def stop(self):
         # SIGQUIT: graceful; the session is killed afterwards in any case.

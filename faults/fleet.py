@@ -115,7 +115,7 @@ class Fleet:
         # PostgreSQL runs as its own user, inside.
         self.folder.chmod(0o755)
         self.worker_environment = worker_environment or {}
-        self.counter = 0
+        self.counters = {}
         self.votes, self.workers, self.results = [], [], []
         self.watchers = None
         self.nginx = self.controller = None
@@ -150,8 +150,8 @@ class Fleet:
             raise
 
     def _next(self, kind):
-        self.counter += 1
-        return f"{kind}-{self.counter}"
+        self.counters[kind] = self.counters.get(kind, 0) + 1
+        return f"{kind}-{self.counters[kind]}"
 
     # --- the programs ----------------------------------------------------------------------
 
@@ -202,7 +202,10 @@ class Fleet:
                 return self.queue_state() == (0, 0)
             except OSError:
                 return False
-        wait_until("the queue to drain", drained, timeout, 0.1)
+        try:
+            wait_until("the queue to drain", drained, timeout, 0.1)
+        except AssertionError as err:
+            raise AssertionError(f"{err}; queued and held: {self.queue_state()}") from None
         return time.monotonic() - started
 
     def tally(self):

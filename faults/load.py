@@ -33,6 +33,10 @@ class Load:
         ], fleet.log_dir)
         self.started = time.monotonic()
 
+    def at(self, seconds):
+        """Sleeps until `seconds` after the run's start."""
+        time.sleep(max(0.0, self.started + seconds - time.monotonic()))
+
     def running(self):
         return self.process.alive()
 

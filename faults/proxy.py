@@ -56,10 +56,13 @@ class TcpProxy:
         pair = (client_writer, server_writer)
         self._pairs.add(pair)
         try:
-            await asyncio.gather(
-                self._pump(client_reader, server_writer),
-                self._pump(server_reader, client_writer),
-            )
+            # When either direction ends, the connection is over: the other is cut too.
+            pumps = [asyncio.ensure_future(self._pump(client_reader, server_writer)),
+                     asyncio.ensure_future(self._pump(server_reader, client_writer))]
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+            for pump in pumps:
+                pump.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
         except (OSError, asyncio.CancelledError):
             pass
         finally:
@@ -70,12 +73,16 @@ class TcpProxy:
     async def _pump(self, reader, writer):
         """Copies one direction: a reader that never waits for the writer, so that latency adds
         up rather than throttling, and a writer that holds each chunk until it is due and while
-        the proxy is frozen."""
+        the proxy is frozen. An end of stream is passed on as a close, a reset as a reset, so
+        that the server sees a client die as it would without the proxy."""
         chunks = asyncio.Queue()
 
         async def read():
             while True:
-                data = await reader.read(CHUNK)
+                try:
+                    data = await reader.read(CHUNK)
+                except OSError:
+                    data = None
                 await chunks.put((time.monotonic() + self.delay, data))
                 if not data:
                     return
@@ -87,8 +94,10 @@ class TcpProxy:
                 if wait > 0:
                     await asyncio.sleep(wait)
                 await self._flowing.wait()
+                if data is None:
+                    writer.transport.abort()
+                    return
                 if not data:
-                    # The other side closed its half: pass the close on.
                     writer.close()
                     return
                 writer.write(data)
@@ -125,6 +134,12 @@ class TcpProxy:
         return len(self._pairs)
 
     def close(self):
+        async def finish():
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         self.cut()
+        self._call(finish())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)

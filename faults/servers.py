@@ -135,7 +135,7 @@ class PostgresServer:
 
     def accepts(self):
         return subprocess.run(
-            ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+            ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"],
             check=False,
         ).returncode == 0
 

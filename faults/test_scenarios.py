@@ -16,9 +16,11 @@ from faults.record import Record
 from faults.resp import Redis
 
 # The steady load of every scenario: votes per second, and voters re-voting about every
-# VOTERS / RATE = 2 s, so that each voter's last vote is a re-vote that must win.
+# VOTERS / RATE = 2 s, so that each voter's last vote is a re-vote that must win. Vote i is cast
+# by voter i % VOTERS and alternates between the options: with an odd number of voters, each
+# voter's successive votes alternate too, so every re-vote changes the stored vote.
 RATE = 150
-VOTERS = 300
+VOTERS = 301
 # The worker's lease (WORKER_LEASE_SECS, shipped default) and its housekeeping period (a third):
 # a dead worker's messages are back within LEASE + ROUND (docs/worker.md).
 LEASE_SECONDS = 10
@@ -102,9 +104,9 @@ def test_rolling_restart_of_vote(fleet_of):
     maxUnavailable 0): a new replica, ready and in nginx's list, then the old one stopped with
     SIGTERM, taken out by the controller when its /readyz turns 503. Twice round the three
     replicas. No request through nginx may fail."""
+    fleet = fleet_of()
     record = Record("rolling_restart_of_vote",
                     "vote replicas replaced one at a time, twice round, under load")
-    fleet = fleet_of()
     load = Load(fleet, seconds=36, rate=RATE, voters=VOTERS)
     time.sleep(3)
     removals, stops = [], []
@@ -140,9 +142,9 @@ def test_rolling_restart_of_vote(fleet_of):
 def test_worker_killed_mid_batch(fleet_of):
     """A worker killed with SIGKILL while it holds a batch, ten times, each replaced by a new
     worker as a Deployment would; the messages each held come back within the lease."""
+    fleet = fleet_of()
     record = Record("worker_killed_mid_batch",
                     "SIGKILL of a worker holding a batch, ten times, under load")
-    fleet = fleet_of()
     load = Load(fleet, seconds=36, rate=RATE, voters=VOTERS)
     time.sleep(2)
     kills = []
@@ -181,9 +183,9 @@ def test_postgres_restarted(fleet_of):
     """PostgreSQL stopped and started again twice under load: a fast shutdown (every client
     disconnected, a checkpoint) and an immediate one (no checkpoint: crash recovery at the
     start). Votes wait in Redis; workers and result replicas reconnect by themselves."""
+    fleet = fleet_of()
     record = Record("postgres_restarted",
                     "PostgreSQL restarted with a fast and with an immediate shutdown, under load")
-    fleet = fleet_of()
     load = Load(fleet, seconds=28, rate=RATE, voters=VOTERS)
     outages = []
     for mode in ("fast", "immediate"):
@@ -193,13 +195,15 @@ def test_postgres_restarted(fleet_of):
         time.sleep(2)
         fleet.postgres.start()
         back_at = time.monotonic()
+        backlog = sum(fleet.queue_state())
         count = processed(fleet)
         resumed = wait_resumed(fleet, count)
         cleared = wait_backlog_cleared(fleet)
         outages.append({"mode": mode, "down_s": round(back_at - stopped_at, 2),
+                        "backlog_at_restart": backlog,
                         "commits_resumed_after_s": resumed,
                         "backlog_cleared_after_s": cleared})
-        record.event("postgres restarted", mode=mode, exit=status, **outages[-1])
+        record.event("postgres restarted", exit=status, **outages[-1])
     record["outages"] = outages
     settle_and_check(fleet, load, record)
     assert record["votes"]["failed_requests"] == 0, record["votes"]
@@ -208,32 +212,52 @@ def test_postgres_restarted(fleet_of):
 
 
 def test_redis_restarted_and_killed(fleet_of):
-    """Redis restarted (its own shutdown on SIGTERM) and killed with SIGKILL under load, each
-    time started again on its append-only file: every acknowledged vote must survive, since
-    Redis runs as shipped (appendfsync always). Votes posted while it is down are refused with
-    503 and the ledger accounts for them."""
-    record = Record("redis_restarted_and_killed",
-                    "Redis restarted (SIGTERM) and killed (SIGKILL), under load")
+    """Redis restarted (its own orderly shutdown, on SIGTERM) under load; then killed with
+    SIGKILL while every voter's last acknowledged vote exists only in Redis: the workers' path to
+    PostgreSQL is cut for the last seconds of the load, so the votes pile up in the queue, and
+    the load ends as Redis dies. Started again on its append-only file, Redis must hold every
+    one of them, since it runs as shipped (appendfsync always). Votes posted while it is down
+    are refused with 503, and the ledger accounts for them."""
     fleet = fleet_of()
-    load = Load(fleet, seconds=28, rate=RATE, voters=VOTERS)
+    record = Record("redis_restarted_and_killed",
+                    "Redis restarted (SIGTERM), then killed (SIGKILL) holding the last votes")
+    seconds = 17
+    load = Load(fleet, seconds=seconds, rate=RATE, voters=VOTERS)
     outages = []
-    for signum in (signal.SIGTERM, signal.SIGKILL):
-        time.sleep(5)
-        stopped_at = time.monotonic()
-        status = fleet.redis.stop(signum)
-        time.sleep(1)
-        fleet.redis.start()
-        back_at = time.monotonic()
-        count = processed(fleet)
-        resumed = wait_resumed(fleet, count)
-        cleared = wait_backlog_cleared(fleet)
-        outages.append({"signal": signal.Signals(signum).name,
-                        "down_s": round(back_at - stopped_at, 2),
-                        "commits_resumed_after_s": resumed,
-                        "backlog_cleared_after_s": cleared})
-        record.event("redis restarted", exit=status, **outages[-1])
+    time.sleep(5)
+    stopped_at = time.monotonic()
+    status = fleet.redis.stop(signal.SIGTERM)
+    time.sleep(1)
+    fleet.redis.start()
+    back_at = time.monotonic()
+    count = processed(fleet)
+    outages.append({"signal": "SIGTERM", "exit": status, "down_s": round(back_at - stopped_at, 2),
+                    "commits_resumed_after_s": wait_resumed(fleet, count)})
+    record.event("redis restarted", **outages[-1])
+
+    # Four seconds of votes, two by each voter, kept only by Redis.
+    load.at(seconds - 4.5)
+    fleet.postgres_proxy.cut()
+    record.event("workers cut off from postgres")
+    load.at(seconds - 0.5)
+    queued_before, held_before = fleet.queue_state()
+    stopped_at = time.monotonic()
+    status = fleet.redis.stop(signal.SIGKILL)
+    fleet.redis.start()
+    back_at = time.monotonic()
+    queued_after, held_after = fleet.queue_state()
+    load.wait()
+    count = processed(fleet)
+    fleet.postgres_proxy.restore()
+    outages.append({"signal": "SIGKILL", "exit": status, "down_s": round(back_at - stopped_at, 2),
+                    "queued_and_held_before_kill": queued_before + held_before,
+                    "queued_and_held_after_restart": queued_after + held_after,
+                    "commits_resumed_after_s": wait_resumed(fleet, count)})
+    record.event("redis killed and started again", **outages[-1])
     record["outages"] = outages
     settle_and_check(fleet, load, record)
+    # Whatever Redis acknowledged before the kill was replayed from the append-only file.
+    assert queued_after + held_after >= queued_before + held_before, outages
     record["passed"] = True
     record.finish()
 
@@ -241,9 +265,9 @@ def test_redis_restarted_and_killed(fleet_of):
 def test_result_replica_restarted(fleet_of):
     """Each result replica restarted under load, one with SIGTERM (its sockets closed with 1001,
     going away) and one killed with SIGKILL: its clients reconnect and converge."""
+    fleet = fleet_of(watchers_per_result=5)
     record = Record("result_replica_restarted",
                     "result replicas restarted (SIGTERM, then SIGKILL), clients reconnecting")
-    fleet = fleet_of(watchers_per_result=5)
     load = Load(fleet, seconds=24, rate=RATE, voters=VOTERS)
     restarts = []
     for index, signum in ((0, signal.SIGTERM), (1, signal.SIGKILL)):
@@ -275,9 +299,9 @@ def test_worker_connections_cut_and_slowed(fleet_of):
     """The workers' paths to PostgreSQL and to Redis, through TCP proxies: each cut (connections
     closed, new ones refused) for 4 s and restored; both slowed by 200 ms each way for 5 s; the
     path to PostgreSQL frozen (nothing forwarded, connections kept) for 3 s."""
+    fleet = fleet_of()
     record = Record("worker_connections_cut_and_slowed",
                     "workers' connections to PostgreSQL and Redis cut, frozen and slowed")
-    fleet = fleet_of()
     load = Load(fleet, seconds=36, rate=RATE, voters=VOTERS)
     faults = []
 
@@ -287,10 +311,12 @@ def test_worker_connections_cut_and_slowed(fleet_of):
         record.event(f"{name} begins")
         time.sleep(seconds)
         count = processed(fleet)
+        backlog = sum(fleet.queue_state())
         end()
         resumed = wait_resumed(fleet, count)
         cleared = wait_backlog_cleared(fleet)
-        faults.append({"fault": name, "seconds": seconds, "commits_resumed_after_s": resumed,
+        faults.append({"fault": name, "seconds": seconds, "backlog_at_restore": backlog,
+                       "commits_resumed_after_s": resumed,
                        "backlog_cleared_after_s": cleared})
         record.event(f"{name} ends", **faults[-1])
 
@@ -307,37 +333,78 @@ def test_worker_connections_cut_and_slowed(fleet_of):
     record.finish()
 
 
+# A backend of the worker, idle inside a transaction that has upserted rows of `votes` (so holds
+# their row locks), for more than a second: a worker stopped between its upsert and its COMMIT.
+FROZEN_IN_TRANSACTION = """
+    SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid)
+    WHERE relation = 'votes'::regclass AND mode = 'RowExclusiveLock'
+      AND state = 'idle in transaction' AND state_change < now() - interval '1 second'"""
+# Frozen this long: well past the lease and the round that gives its messages back.
+FREEZE_SECONDS = 25
+
+
+def freeze_inside_a_transaction(fleet, attempts=8):
+    """Freezes (SIGSTOP) a worker between the upsert of its batch and its COMMIT: the path to
+    PostgreSQL is slowed by 100 ms each way for a moment, so that a batch's transaction takes
+    most of a second, and the worker is stopped part-way through it. Returns (worker, its id,
+    messages held, when it froze); a freeze that missed the transaction is thawed and tried
+    again."""
+    for attempt in range(attempts):
+        fleet.postgres_proxy.slow(0.1)
+        worker, worker_id, _ = holding_worker(fleet, fleet.workers)
+        # BEGIN, then the upsert (a round trip of 200 ms each): its locks are taken at about
+        # 300 ms; the COMMIT leaves at about 400 ms.
+        time.sleep(0.3 + 0.05 * (attempt % 3))
+        worker.process.send(signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        fleet.postgres_proxy.restore()
+        time.sleep(1.5)
+        held = fleet.redis_client.command("LLEN", f"votes:processing:{worker_id}")
+        if held and int(fleet.postgres.query(FROZEN_IN_TRANSACTION)[0][0]):
+            return worker, worker_id, held, frozen_at
+        worker.process.send(signal.SIGCONT)
+        time.sleep(1)
+    raise AssertionError("no freeze landed inside a batch's transaction")
+
+
 def test_worker_frozen_past_its_lease(fleet_of):
-    """A worker frozen with SIGSTOP while it holds a batch, kept frozen until another worker has
-    taken its messages back, then thawed with SIGCONT: it finishes the batch it held, late, and
-    nothing is stored twice or lost, nor does an old vote replace a newer one."""
-    record = Record("worker_frozen_past_its_lease",
-                    "a worker holding a batch frozen past its lease, then thawed, under load")
+    """A worker frozen with SIGSTOP in the middle of its batch's transaction (its upsert done,
+    its COMMIT not sent), kept frozen well past its lease, then thawed with SIGCONT. Another
+    worker must take its messages back within the lease and the others must go on storing votes
+    meanwhile, although the frozen worker's transaction holds its voters' rows locked; when it
+    wakes, nothing is stored twice or lost, nor does its old batch replace a newer vote."""
     fleet = fleet_of()
-    load = Load(fleet, seconds=30, rate=RATE, voters=VOTERS)
+    record = Record("worker_frozen_past_its_lease",
+                    "a worker frozen inside its batch's transaction past its lease, then thawed")
+    load = Load(fleet, seconds=40, rate=RATE, voters=VOTERS)
     time.sleep(3)
-    worker, worker_id, _ = holding_worker(fleet, fleet.workers)
-    worker.process.send(signal.SIGSTOP)
-    frozen_at = time.monotonic()
-    held = fleet.redis_client.command("LLEN", f"votes:processing:{worker_id}")
-    record.event("worker frozen", worker=worker.name, held=held)
-    assert held > 0, "the worker acknowledged its batch before it froze"
+    worker, worker_id, held, frozen_at = freeze_inside_a_transaction(fleet)
+    record.event("worker frozen inside its transaction", worker=worker.name, held=held)
     given_back = GivenBack(fleet)
     given_back.watch(worker_id, frozen_at)
-    given_back.wait_all(LEASE_SECONDS + 2 * ROUND_SECONDS + 10)
-    recovered_after = given_back.gone[worker_id]
-    time.sleep(1)
+    # The longest time without a commit by the other workers while it is frozen.
+    last_count, last_commit, stalled = processed(fleet), time.monotonic(), 0.0
+    while time.monotonic() < frozen_at + FREEZE_SECONDS:
+        time.sleep(0.2)
+        count, now = processed(fleet), time.monotonic()
+        if count > last_count:
+            last_count, last_commit = count, now
+        stalled = max(stalled, now - last_commit)
+    given_back.wait_all(5)
     worker.process.send(signal.SIGCONT)
     thawed_at = time.monotonic()
     record.event("worker thawed", frozen_s=round(thawed_at - frozen_at, 2))
     worker.wait_ready()
     record["messages_held"] = held
-    record["given_back_after_freeze_s"] = recovered_after
+    record["given_back_after_freeze_s"] = given_back.gone[worker_id]
     record["frozen_s"] = round(thawed_at - frozen_at, 2)
+    record["longest_commit_stall_while_frozen_s"] = round(stalled, 2)
     record["ready_again_after_thaw_s"] = round(time.monotonic() - thawed_at, 2)
     settle_and_check(fleet, load, record)
-    # SPEC section 4: within 30 s.
-    assert recovered_after <= 30
+    # SPEC section 4: a stopped worker's messages are back in play within 30 s, and so must the
+    # storing of votes be: a frozen transaction may not hold the others up longer than that.
+    assert given_back.gone[worker_id] <= 30
+    assert stalled <= 15, f"no vote stored for {stalled:.1f} s while a worker was frozen"
     assert record["votes"]["failed_requests"] == 0, record["votes"]
     record["passed"] = True
     record.finish()
