@@ -219,11 +219,6 @@ class Fleet:
     def stored_votes(self):
         return dict(self.postgres.query("SELECT id, vote FROM votes"))
 
-    def processed_total(self):
-        """worker_votes_processed_total over the workers running now (None for any that does
-        not answer)."""
-        return [worker.metric("worker_votes_processed_total") for worker in self.workers]
-
     # --- the end ---------------------------------------------------------------------------
 
     def close(self):

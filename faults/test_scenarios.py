@@ -27,8 +27,11 @@ LEASE_SECONDS = 10
 ROUND_SECONDS = LEASE_SECONDS / 3
 
 
-def processed(fleet):
-    return sum(value or 0 for value in fleet.processed_total())
+def processed(fleet, without=None):
+    """Votes committed by the workers running now (but `without`, frozen, which answers no
+    scrape)."""
+    return sum(worker.metric("worker_votes_processed_total") or 0
+               for worker in fleet.workers if worker is not without)
 
 
 def wait_resumed(fleet, since_count, timeout=30):
@@ -343,7 +346,7 @@ FROZEN_IN_TRANSACTION = """
 FREEZE_SECONDS = 25
 
 
-def freeze_inside_a_transaction(fleet, attempts=8):
+def freeze_inside_a_transaction(fleet, attempts=6):
     """Freezes (SIGSTOP) a worker between the upsert of its batch and its COMMIT: the path to
     PostgreSQL is slowed by 100 ms each way for a moment, so that a batch's transaction takes
     most of a second, and the worker is stopped part-way through it. Returns (worker, its id,
@@ -352,9 +355,9 @@ def freeze_inside_a_transaction(fleet, attempts=8):
     for attempt in range(attempts):
         fleet.postgres_proxy.slow(0.1)
         worker, worker_id, _ = holding_worker(fleet, fleet.workers)
-        # BEGIN, then the upsert (a round trip of 200 ms each): its locks are taken at about
-        # 300 ms; the COMMIT leaves at about 400 ms.
-        time.sleep(0.3 + 0.05 * (attempt % 3))
+        # The transaction's statements take a round trip of 200 ms each: the upsert's locks
+        # are taken some 300 to 500 ms after the take, and the COMMIT leaves 200 ms later.
+        time.sleep((0.3, 0.4, 0.5, 0.6, 0.35, 0.55)[attempt % 6])
         worker.process.send(signal.SIGSTOP)
         frozen_at = time.monotonic()
         fleet.postgres_proxy.restore()
@@ -376,20 +379,21 @@ def test_worker_frozen_past_its_lease(fleet_of):
     fleet = fleet_of()
     record = Record("worker_frozen_past_its_lease",
                     "a worker frozen inside its batch's transaction past its lease, then thawed")
-    load = Load(fleet, seconds=40, rate=RATE, voters=VOTERS)
+    load = Load(fleet, seconds=50, rate=RATE, voters=VOTERS)
     time.sleep(3)
     worker, worker_id, held, frozen_at = freeze_inside_a_transaction(fleet)
     record.event("worker frozen inside its transaction", worker=worker.name, held=held)
     given_back = GivenBack(fleet)
     given_back.watch(worker_id, frozen_at)
     # The longest time without a commit by the other workers while it is frozen.
-    last_count, last_commit, stalled = processed(fleet), time.monotonic(), 0.0
+    last_count, last_commit, stalled = processed(fleet, worker), time.monotonic(), 0.0
     while time.monotonic() < frozen_at + FREEZE_SECONDS:
-        time.sleep(0.2)
-        count, now = processed(fleet), time.monotonic()
+        time.sleep(0.1)
+        count, now = processed(fleet, worker), time.monotonic()
         if count > last_count:
             last_count, last_commit = count, now
         stalled = max(stalled, now - last_commit)
+    assert load.running(), "the load ended before the freeze did"
     given_back.wait_all(5)
     worker.process.send(signal.SIGCONT)
     thawed_at = time.monotonic()
@@ -400,6 +404,9 @@ def test_worker_frozen_past_its_lease(fleet_of):
     record["frozen_s"] = round(thawed_at - frozen_at, 2)
     record["longest_commit_stall_while_frozen_s"] = round(stalled, 2)
     record["ready_again_after_thaw_s"] = round(time.monotonic() - thawed_at, 2)
+    record["transactions_ended_by_postgres"] = sum(
+        "idle-in-transaction timeout" in line
+        for line in fleet.postgres.process.log_text().splitlines())
     settle_and_check(fleet, load, record)
     # SPEC section 4: a stopped worker's messages are back in play within 30 s, and so must the
     # storing of votes be: a frozen transaction may not hold the others up longer than that.
