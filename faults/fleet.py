@@ -106,7 +106,7 @@ class Worker(Program):
 
 class Fleet:
     def __init__(self, name, log_root, workers=3, votes=3, results=2, watchers_per_result=3,
-                 worker_environment=None):
+                 worker_environment=None, vote_environment=None):
         self.name = name
         self.log_dir = Path(log_root) / name
         shutil.rmtree(self.log_dir, ignore_errors=True)
@@ -115,6 +115,7 @@ class Fleet:
         # PostgreSQL runs as its own user, inside.
         self.folder.chmod(0o755)
         self.worker_environment = worker_environment or {}
+        self.vote_environment = vote_environment or {}
         self.counters = {}
         self.votes, self.workers, self.results = [], [], []
         self.watchers = None
@@ -178,8 +179,8 @@ class Fleet:
 
     def start_vote(self):
         """A new vote replica on a port of its own (a new pod), watched by the controller."""
-        vote = Program("vote", self._next("vote"), free_port(), {"REDIS_URL": self.redis.url},
-                       self.log_dir)
+        vote = Program("vote", self._next("vote"), free_port(),
+                       {"REDIS_URL": self.redis.url, **self.vote_environment}, self.log_dir)
         self.votes.append(vote)
         self.controller.watch(vote.name, vote.port)
         return vote
@@ -217,7 +218,9 @@ class Fleet:
         return tally, counted
 
     def stored_votes(self):
-        return dict(self.postgres.query("SELECT id, vote FROM votes"))
+        """voter id -> (vote, ts) of every row of `votes`."""
+        return {voter: (vote, int(ts))
+                for voter, vote, ts in self.postgres.query("SELECT id, vote, ts FROM votes")}
 
     # --- the end ---------------------------------------------------------------------------
 

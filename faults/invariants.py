@@ -74,6 +74,8 @@ def settle_and_check(fleet, load, record):
                                for code in client.close_codes if code is not None}),
     }
 
+    record["stored_check"] = {"wrong_voters": stored_check["wrong_count"],
+                              "examples": stored_check["wrong"][:3]}
     assert stored_check["wrong_count"] == 0, stored_check["wrong"]
     assert not stored_check["strangers"], stored_check["strangers"]
     assert tally == counted, (tally, counted)

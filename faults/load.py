@@ -61,11 +61,17 @@ def outcomes(attempts):
 
 
 def check_stored(attempts, stored):
-    """Holds PostgreSQL's rows to the acknowledgements, voter by voter. A voter whose last
-    attempt was acknowledged must hold exactly that vote. A voter with attempts after its last
-    acknowledged one (refused or unknown: the service may have appended them all the same) may
-    hold the acknowledged vote or one of those. A voter never acknowledged may hold nothing or
-    one of its unacknowledged votes. Returns the figures, with every voter that breaks this."""
+    """Holds PostgreSQL's rows (`stored`: voter id -> (vote, ts)) to the acknowledgements,
+    voter by voter. A voter whose last attempt was acknowledged must hold exactly that vote. A
+    voter with attempts after its last acknowledged one (refused or unknown: the service may
+    have appended them all the same) may hold the acknowledged vote or one of those. A voter
+    never acknowledged may hold nothing or one of its unacknowledged votes.
+
+    The option alone cannot tell a vote from an older one of the same option (a voter who lost
+    two alternating re-votes holds the option it had before them), so the row's `ts` is held to
+    the time too: the vote service stamps a vote between its request's `sent_ms` and its answer,
+    and here its clock is the load generator's, so a row stamped before the last acknowledged
+    vote was sent is an older vote, and the acknowledged one is lost."""
     by_voter = {}
     for attempt in attempts:
         by_voter.setdefault(attempt["voter_id"], []).append(attempt)
@@ -76,24 +82,28 @@ def check_stored(attempts, stored):
         allowed = {attempt["vote"] for attempt in voter_attempts[last + 1:]}
         if last >= 0:
             allowed.add(voter_attempts[last]["vote"])
+        vote, ts = stored.get(voter, (None, None))
         if last == len(voter_attempts) - 1:
             exact += 1
-            ok = stored.get(voter) == voter_attempts[last]["vote"]
+            ok = vote == voter_attempts[last]["vote"]
         else:
             ambiguous += 1
-            ok = stored.get(voter) in allowed or (last < 0 and voter not in stored)
+            ok = vote in allowed or (last < 0 and vote is None)
+        if last >= 0 and ok:
+            ok = ts >= voter_attempts[last]["sent_ms"]
         if not ok:
-            wrong.append({"voter_id": voter, "stored": stored.get(voter),
-                          "attempts": [(a["vote"], a["outcome"]) for a in voter_attempts]})
+            wrong.append({"voter_id": voter, "stored": (vote, ts),
+                          "attempts": [(a["vote"], a["outcome"], a["sent_ms"])
+                                       for a in voter_attempts[-4:]]})
     strangers = sorted(set(stored) - set(by_voter))
     return {
         "voters": len(by_voter),
         "voters_exact": exact,
         "voters_ambiguous": ambiguous,
         "stored_rows": len(stored),
-        "wrong": wrong[:20],
+        "wrong": wrong[:10],
         "wrong_count": len(wrong),
-        "strangers": strangers[:20],
+        "strangers": strangers[:10],
     }
 
 

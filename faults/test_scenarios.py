@@ -107,6 +107,12 @@ def test_rolling_restart_of_vote(fleet_of):
     maxUnavailable 0): a new replica, ready and in nginx's list, then the old one stopped with
     SIGTERM, taken out by the controller when its /readyz turns 503. Twice round the three
     replicas. No request through nginx may fail."""
+    rolling_restart(fleet_of)
+
+
+def rolling_restart(fleet_of, stop=signal.SIGTERM):
+    """The rolling restart, the old replicas stopped with `stop` (SIGKILL shows the check
+    failing: docs/RELIABILITY.md)."""
     fleet = fleet_of()
     record = Record("rolling_restart_of_vote",
                     "vote replicas replaced one at a time, twice round, under load")
@@ -119,7 +125,7 @@ def test_rolling_restart_of_vote(fleet_of):
             new.wait_ready()
             fleet.controller.wait_for(new.name, "added", after=new.process.started_at)
             signalled = time.monotonic()
-            old.process.send(signal.SIGTERM)
+            old.process.send(stop)
             seen, served = fleet.controller.wait_for(old.name, "removed", after=signalled)
             status = old.process.wait(15)
             stopped = time.monotonic() - signalled
@@ -129,7 +135,7 @@ def test_rolling_restart_of_vote(fleet_of):
             stops.append(round(stopped, 2))
             record.event("vote replaced", old=old.name, new=new.name, exit=status,
                          removed_after_s=removals[-1], stopped_after_s=stops[-1])
-            assert status == 0, old.process.log_text()[-2000:]
+            assert status == 0 or stop != signal.SIGTERM, old.process.log_text()[-2000:]
             assert load.running(), "the load ended before the rollout did"
     record["replacements"] = len(removals)
     record["removal_after_sigterm_s"] = {"max": max(removals), "all": removals}
