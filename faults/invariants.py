@@ -1,11 +1,11 @@
 """The end of every scenario: the load stops, the queue drains, and then what PostgreSQL holds,
 the tally, every result replica and every WebSocket client, and the ledger must all agree."""
 
+import json
 import time
 
 from faults.load import check_stored, ledger, outcomes
 from faults.processes import http_get, wait_until
-import json
 
 # After the last vote, at most: the lease of a worker that died holding messages (10 s), a
 # housekeeping round (3.3 s), and the drain of what waited.

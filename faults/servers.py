@@ -4,7 +4,6 @@ that stopping, killing or restarting them disturbs nothing else on the machine."
 import glob
 import os
 import pwd
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -162,7 +161,3 @@ class PostgresServer:
             timeout=timeout,
         )
         return [line.split("\t") for line in result.stdout.splitlines() if line]
-
-
-def remove_folder(folder):
-    shutil.rmtree(folder, ignore_errors=True)
