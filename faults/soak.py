@@ -66,14 +66,18 @@ def draw(samples, path, seconds, rate):
     figure, (memory, queue) = plot.subplots(2, 1, figsize=(10, 7), sharex=True,
                                             gridspec_kw={"height_ratios": [3, 1]})
     names = sorted(samples[0]["rss_kib"])
-    for name in names:
+    colours = plot.get_cmap("tab20").colors
+    styles = {"vote": "-", "worker": "--", "result": ":"}
+    for index, name in enumerate(names):
         values = [entry["rss_kib"].get(name) for entry in samples]
-        memory.plot(times, [v / 1024 if v is not None else None for v in values], label=name)
+        memory.plot(times, [v / 1024 if v is not None else None for v in values], label=name,
+                    color=colours[index * 2 % 20 + index * 2 // 20],
+                    linestyle=styles.get(name.split("-")[0], "-"), linewidth=1.6)
     memory.set_ylabel("resident memory (MiB)")
-    memory.set_yscale("log")
-    memory.grid(True, which="both", alpha=0.3)
-    memory.legend(ncol=4, fontsize="small", loc="upper left")
-    memory.set_title(f"Soak: {rate} votes/s for {seconds / 60:g} min through nginx; "
+    memory.set_ylim(bottom=0)
+    memory.grid(True, alpha=0.3)
+    memory.legend(ncol=4, fontsize="small", loc="center right")
+    memory.set_title(f"Soak: {rate} votes/s for {seconds / 60:.0f} min through nginx; "
                      "3 vote, 3 worker, 2 result replicas")
     queue.plot(times, [entry["queued"] + entry["held"] for entry in samples], color="black")
     queue.set_ylabel("queued + held")
@@ -85,6 +89,11 @@ def draw(samples, path, seconds, rate):
 
 
 def main():
+    if sys.argv[1:] == ["--redraw"]:
+        # The picture again from the last run's samples (after changing how it is drawn).
+        samples = json.loads((record.log_root() / "soak.json").read_text())
+        draw(samples, PICTURE, samples[-1]["t"], RATE)
+        return
     summary = record.Record("soak", f"{RATE} votes/s for {SECONDS} s, memory and queue sampled")
     fleet = Fleet("soak", record.log_root())
     samples = []
