@@ -99,14 +99,7 @@ impl LedgerSettings {
         let password_file = (!password_file.is_empty()).then(|| PathBuf::from(password_file));
         let database = PostgresConfig::parse(&database_url, password_file.as_deref())
             .map_err(|err| UsageError::Invalid(err.to_string()))?;
-        let wait = given
-            .parsed::<f64>(WAIT_SECS)?
-            .map(|seconds| {
-                Duration::try_from_secs_f64(seconds).map_err(|_| {
-                    UsageError::Invalid("--wait-secs must be a number of seconds".to_owned())
-                })
-            })
-            .transpose()?;
+        let wait = given.seconds(WAIT_SECS)?;
         Ok(LedgerSettings {
             acks,
             redis_url: given

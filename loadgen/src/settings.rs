@@ -151,14 +151,7 @@ impl Settings {
     /// environment.
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Settings, UsageError> {
         let mut given = Given::from_args(args, &ALL, &SWITCHES)?;
-        let duration = given
-            .parsed::<f64>(DURATION_SECS)?
-            .map(|seconds| {
-                Duration::try_from_secs_f64(seconds).map_err(|_| {
-                    UsageError::Invalid("--duration-secs must be a number of seconds".to_owned())
-                })
-            })
-            .transpose()?;
+        let duration = given.seconds(DURATION_SECS)?;
         let settings = Settings {
             vote_url: given
                 .text(URL)
@@ -249,6 +242,17 @@ impl Given {
 
     pub(crate) fn text(&mut self, setting: Setting) -> Option<String> {
         self.lookup(setting).map(|(_, value)| value)
+    }
+
+    /// The setting as a non-negative number of seconds, fractions allowed.
+    pub(crate) fn seconds(&mut self, setting: Setting) -> Result<Option<Duration>, UsageError> {
+        self.parsed::<f64>(setting)?
+            .map(|seconds| {
+                Duration::try_from_secs_f64(seconds).map_err(|_| {
+                    UsageError::Invalid(format!("{} must be a number of seconds", setting.0))
+                })
+            })
+            .transpose()
     }
 
     pub(crate) fn parsed<T>(&mut self, setting: Setting) -> Result<Option<T>, UsageError>

@@ -158,18 +158,26 @@ impl Consumer {
 
         let dead: Vec<&[u8]> = dead_letters.iter().map(|(message, _)| *message).collect();
         let mut retry = Retry::new(&self.lifecycle, Service::Redis);
-        loop {
+        let still_held = loop {
             match self.queue.acknowledge(&dead).await {
-                Ok(()) => break,
+                Ok(still_held) => break still_held,
                 Err(err) => {
                     if !retry.failed(err.into()).await {
                         return false;
                     }
                 }
             }
-        }
+        };
 
         let metrics = &self.metrics;
+        if !still_held {
+            tracing::warn!(
+                messages = messages.len(),
+                "this worker's lease lapsed while it held a batch, which went back to the queue: \
+                 another worker stores it again (no row changes) and counts it a second time"
+            );
+            metrics.counted_twice.inc_by(messages.len() as u64);
+        }
         for (message, fault) in &dead_letters {
             tracing::warn!(
                 reason = dead_letter_reason(fault),
