@@ -277,3 +277,35 @@ lint-chart: tools helm
 		--framework kubernetes --directory $(CHART_RENDERS)
 	$(K8S_TRIVY) config --quiet --skip-check-update --exit-code 1 --cache-dir .tools/trivy \
 		--ignorefile checks/trivyignore.yaml $(CHART_RENDERS)
+
+# --- Faults and soak (faults/; docs/RELIABILITY.md) ---------------------------------------------
+.PHONY: faults-tools test-faults soak
+# The harness's own Python packages, in the tools venv beside the linters': websockets for the
+# result pages' clients, matplotlib for the soak's picture.
+FAULTS_PINS := websockets==17.4 matplotlib==3.11.2
+FAULTS_STAMP := .tools/venv/.faults-pins-$(shell printf '%s' '$(FAULTS_PINS)' | cksum | cut -d' ' -f1)
+FAULTS_BUILD := $(CARGO) build --release -p vote -p worker -p result -p loadgen
+
+faults-tools: $(FAULTS_STAMP)
+
+$(FAULTS_STAMP): $(TOOLS_STAMP)
+	$(TOOLS_BIN)/pip install --quiet --disable-pip-version-check --only-binary=:all: \
+		$(FAULTS_PINS)
+	touch $@
+
+# The whole fleet from the release binaries on the loopback (three vote replicas behind nginx
+# with an endpoints controller, three workers, two result replicas, a Redis and a PostgreSQL of
+# its own), and seven fault scenarios under steady load, each ending with the ledger balanced.
+# Needs nginx (Debian package) and the PostgreSQL and Redis servers. Budget: 10 minutes on 2
+# cores once the binaries are built (about 6 on a quiet machine: each scenario 40 to 70 s);
+# the timeout ends a hung run. Figures in target/faults/summary.json, logs beside it.
+test-faults: faults-tools
+	$(FAULTS_BUILD)
+	timeout 900 $(TOOLS_BIN)/python -m pytest -p no:cacheprovider faults/test_scenarios.py
+
+# Not in CI: the fleet at 100 votes/s for SOAK_SECONDS (ten minutes), each program's memory and
+# the queue's depth sampled, drawn into docs/soak.png. `make soak SOAK_SECONDS=120` shortens it.
+SOAK_SECONDS ?= 600
+soak: faults-tools
+	$(FAULTS_BUILD)
+	SOAK_SECONDS=$(SOAK_SECONDS) $(TOOLS_BIN)/python -m faults.soak
