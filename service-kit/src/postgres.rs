@@ -174,6 +174,23 @@ impl PostgresConfig {
         })
     }
 
+    /// The settings as parsed, for checks of the parser (its property tests and fuzz targets).
+    pub fn settings(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    pub fn ssl_mode(&self) -> SslMode {
+        self.ssl_mode
+    }
+
+    /// The file `sslrootcert` names; `None` for the system's roots.
+    pub fn root_certificate_file(&self) -> Option<&Path> {
+        match &self.root_certificates {
+            RootCertificates::System => None,
+            RootCertificates::File(path) => Some(path),
+        }
+    }
+
     /// One connection of the caller's own, whose `Connection` half the caller drives (to
     /// receive notifications, say). The connect timeout bounds the whole of it, the TLS
     /// handshake and the log-in included, which tokio-postgres's own bounds only the TCP part
