@@ -4,10 +4,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use awc::{Client, Connector, http::StatusCode};
-use serde::Deserialize;
-use service_kit::ballot::VoteOption;
+use ballot::{Tally, VoteOption};
 
-use crate::{plan::Tally, settings::Endpoint};
+use crate::settings::Endpoint;
 
 /// A vote the service has not answered by then counts as failed. The vote service answers
 /// 503 within 2 s when Redis does not (SPEC section 3), so this only catches a hung service.
@@ -78,12 +77,6 @@ pub struct ResultClient {
     url: String,
 }
 
-/// `GET /api/results`: `{"counts":{"a":1,"b":2},"total":3}`.
-#[derive(Deserialize)]
-struct Results {
-    counts: Tally,
-}
-
 impl ResultClient {
     pub fn new(result_url: &str) -> ResultClient {
         ResultClient {
@@ -92,6 +85,7 @@ impl ResultClient {
         }
     }
 
+    /// `GET /api/results`: `{"counts":{"a":1,"b":2},"total":3}`.
     pub async fn tally(&self) -> anyhow::Result<Tally> {
         let mut response = self
             .client
@@ -111,9 +105,8 @@ impl ResultClient {
             .limit(MAX_BODY)
             .await
             .with_context(|| format!("reading the answer of {}", self.url))?;
-        let results: Results = serde_json::from_slice(&body)
-            .with_context(|| format!("{} did not answer the results JSON", self.url))?;
-        Ok(results.counts)
+        Tally::from_json(&body)
+            .with_context(|| format!("{} did not answer the results JSON", self.url))
     }
 }
 

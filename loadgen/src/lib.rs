@@ -20,11 +20,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use ballot::{Tally, VoterId};
 use client::{ResultClient, VoteClient};
-use plan::{Plan, Tally};
+use plan::Plan;
 use report::{Latencies, Report, ResultWait};
 use settings::Settings;
-use vote::voter::VoterId;
 
 /// How often the result service is read while waiting: fine enough to time a propagation of
 /// a fraction of a second, and a negligible load.

@@ -2,7 +2,9 @@
 
 use std::{collections::BTreeMap, fmt, time::Duration};
 
-use crate::{client::Failure, plan::Tally, settings::Settings};
+use ballot::Tally;
+
+use crate::{client::Failure, settings::Settings};
 
 /// Request latencies in microseconds, sorted.
 #[derive(Debug, Clone)]

@@ -4,8 +4,6 @@
 
 use std::{collections::HashMap, fmt::Display, str::FromStr, time::Duration};
 
-use service_kit::config::var_or;
-
 /// Where a vote is posted: the plain form a browser submits, or the JSON API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -182,9 +180,12 @@ impl Given {
         if let Some(value) = self.flags.remove(flag) {
             return Some((flag, value));
         }
-        // An unset or blank variable comes back as the empty default.
-        let value = var_or(variable, "");
-        (!value.is_empty()).then_some((variable, value))
+        // A blank variable is an unset one, as the services read theirs: a compose file or a
+        // manifest that leaves a value empty means "not configured".
+        std::env::var(variable)
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+            .map(|value| (variable, value))
     }
 
     fn text(&mut self, setting: Setting) -> Option<String> {

@@ -13,6 +13,7 @@ use std::{
     time::Duration,
 };
 
+use ballot::Tally;
 use deadpool_postgres::Pool;
 use service_kit::{lifecycle::Lifecycle, postgres::PostgresConfig};
 use tokio::{
@@ -22,7 +23,7 @@ use tokio::{
 use tokio_postgres::AsyncMessage;
 use tracing::{debug, info, warn};
 
-use crate::{metrics::ResultMetrics, tally::Tally};
+use crate::{metrics::ResultMetrics, tally};
 
 /// The channel the worker's triggers notify at the commit of every change to `votes`.
 pub const CHANNEL: &str = "votes_changed";
@@ -187,7 +188,7 @@ impl TallyFeed {
             .lock()
             .expect("no holder of the lock panics")
             .take();
-        match Tally::read(&self.pool, READ_TIMEOUT).await {
+        match tally::read(&self.pool, READ_TIMEOUT).await {
             Ok(tally) => {
                 if !self.metrics.tally_read(true) {
                     info!(

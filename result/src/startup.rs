@@ -4,6 +4,7 @@ use std::{future::Future, io, time::Duration};
 
 use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use anyhow::Context;
+use ballot::Tally;
 use deadpool_postgres::Pool;
 use service_kit::{
     config,
@@ -18,7 +19,6 @@ use crate::{
     feed::{FirstRead, TallyFeed},
     metrics::ResultMetrics,
     routes,
-    tally::Tally,
 };
 
 /// Reads of the tally take one connection; the second lets a read run while a replacement

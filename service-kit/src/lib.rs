@@ -8,12 +8,10 @@
 //! - [`net`]: the listener on every interface, IPv6 and IPv4.
 //! - [`http`]: the security headers and the small error pages every web program serves.
 //! - [`healthcheck`]: the `healthcheck` subcommand container images use instead of curl.
-//! - [`ballot`]: the queue message of SPEC section 2.
 //! - [`postgres`] (feature `postgres`): `DATABASE_URL` with libpq's `sslmode`, the password
 //!   file, the connection pool and the URL as logs may show it.
 //! - [`redis_url`] (feature `redis`): `REDIS_URL` as logs may show it.
 
-pub mod ballot;
 pub mod config;
 pub mod environment;
 pub mod healthcheck;

@@ -1,8 +1,8 @@
 //! The page and its assets, compiled into the binary: nothing comes from a CDN, so the page
 //! works offline and under the strict Content-Security-Policy.
 
+use ballot::VoteOption;
 use serde::Serialize;
-use service_kit::ballot::VoteOption;
 use tera::{Context, Tera};
 
 use crate::settings::Settings;

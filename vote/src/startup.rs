@@ -69,8 +69,6 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(metrics.clone())
                 .app_data(lifecycle_data.clone())
-                .app_data(routes::form_config())
-                .app_data(routes::json_config())
                 .wrap(security_headers())
                 .wrap(from_fn(observe))
                 .service(

@@ -4,11 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use ballot::{Ballot, MalformedBallot};
 use deadpool_postgres::Pool;
-use service_kit::{
-    ballot::{Ballot, MalformedBallot},
-    lifecycle::Lifecycle,
-};
+use service_kit::lifecycle::Lifecycle;
 
 use crate::{
     backoff::Backoff,
@@ -121,7 +119,7 @@ impl Consumer {
         let mut ballots = Vec::with_capacity(messages.len());
         let mut dead_letters: Vec<(&[u8], MalformedBallot)> = Vec::new();
         for message in &messages {
-            match parse(message) {
+            match Ballot::from_queue(message) {
                 Ok(ballot) => ballots.push(ballot),
                 Err(fault) => dead_letters.push((message, fault)),
             }
@@ -144,7 +142,7 @@ impl Consumer {
                 match stored {
                     Ok(()) => {
                         self.metrics
-                            .observe_commit_delays(&stamps, service_kit::ballot::now_millis());
+                            .observe_commit_delays(&stamps, ballot::now_millis());
                         break;
                     }
                     Err(err) => {
@@ -195,17 +193,6 @@ impl Consumer {
         );
         true
     }
-}
-
-/// A queue message as a ballot that PostgreSQL will accept. On top of the wire format's rules,
-/// a voter id must not contain NUL, which PostgreSQL text cannot hold: such a message would
-/// otherwise fail its batch forever.
-fn parse(message: &[u8]) -> Result<Ballot, MalformedBallot> {
-    let ballot = Ballot::from_queue(message)?;
-    if ballot.voter_id.contains('\0') {
-        return Err(MalformedBallot::BadVoterId);
-    }
-    Ok(ballot)
 }
 
 /// Repeated attempts at one step against one backing service: capped backoff between

@@ -1,7 +1,8 @@
 //! The worker's own metrics (SPEC section 4), registered beside the HTTP ones of service-kit.
 
+use ballot::MalformedBallot;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
-use service_kit::{ballot::MalformedBallot, metrics::Metrics};
+use service_kit::metrics::Metrics;
 
 /// Cheap to clone: every clone updates the same series.
 #[derive(Clone)]

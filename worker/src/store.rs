@@ -2,8 +2,9 @@
 
 use std::{collections::HashMap, time::Duration};
 
+use ballot::Ballot;
 use deadpool_postgres::Pool;
-use service_kit::{ballot::Ballot, postgres::PostgresConfig};
+use service_kit::postgres::PostgresConfig;
 
 /// The consumer holds one connection and readiness probes another; two more are slack for a
 /// replacement while a broken one is being dropped.
@@ -109,7 +110,7 @@ pub async fn store_batch(
 
 #[cfg(test)]
 mod tests {
-    use service_kit::ballot::VoteOption;
+    use ballot::VoteOption;
 
     use super::*;
 

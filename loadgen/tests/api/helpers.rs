@@ -4,11 +4,8 @@
 
 use std::time::Duration;
 
-use loadgen::{
-    plan::Tally,
-    settings::{Endpoint, Settings},
-};
-use service_kit::ballot::Ballot;
+use ballot::{Ballot, Tally};
+use loadgen::settings::{Endpoint, Settings};
 use test_support::{LOCAL_REDIS, QueueCleanup, TestDatabase, unique_name};
 
 /// What the load generator does by default, aimed at `vote_url`.
@@ -119,16 +116,7 @@ impl Database {
             "SELECT vote, COUNT(id) FROM votes GROUP BY vote",
         )
         .expect("the worker made the votes table");
-        let mut tally = Tally::default();
-        for row in rows {
-            let (vote, count): (String, i64) = (row.get(0), row.get(1));
-            match vote.as_str() {
-                "a" => tally.a = count as u64,
-                "b" => tally.b = count as u64,
-                other => panic!("unexpected vote {other:?}"),
-            }
-        }
-        tally
+        Tally::from_rows(rows.iter().map(|row| (row.get::<_, String>(0), row.get(1))))
     }
 }
 

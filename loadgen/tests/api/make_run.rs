@@ -13,7 +13,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use loadgen::{client::ResultClient, plan::Tally};
+use ballot::Tally;
+use loadgen::client::ResultClient;
 
 use test_support::{LOCAL_REDIS, free_port};
 

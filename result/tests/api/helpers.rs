@@ -3,13 +3,11 @@
 use std::time::Duration;
 
 use awc::ws::{CloseReason, Frame, Message};
+use ballot::{Ballot, VoteOption, now_millis};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use result::{configuration::Settings, routes::SocketSettings, startup::Application};
 use serde_json::{Value, json};
-use service_kit::{
-    ballot::{Ballot, VoteOption, now_millis},
-    postgres::PostgresConfig,
-};
+use service_kit::postgres::PostgresConfig;
 use test_support::{PATIENCE, wait_until_async};
 use tokio::sync::oneshot;
 use worker::store::{FoldedBatch, connection_pool, store_batch};

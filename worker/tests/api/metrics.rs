@@ -1,7 +1,7 @@
 //! SPEC section 9: the worker's metrics, each read from `/metrics` after the event it counts,
 //! and exactly the list of `docs/metrics.md`.
 
-use service_kit::ballot::now_millis;
+use ballot::now_millis;
 use test_support::wait_until_async;
 
 use crate::helpers::{TcpProxy, TestDatabase, TestQueue, TestWorker, ballot, settings};
