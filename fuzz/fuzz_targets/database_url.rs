@@ -9,7 +9,7 @@ use libfuzzer_sys::{
 };
 use voting_app_fuzz::{
     database_url::{Form, PasswordPlace, SSL_MODES, UrlParts, check_any_text, may_read_files},
-    text::MARKER,
+    secret::MARKER,
 };
 
 fuzz_target!(|data: &[u8]| {

@@ -7,7 +7,7 @@ use libfuzzer_sys::{
 };
 use voting_app_fuzz::{
     redis_url::{RedisParts, Server, check_any_text},
-    text::MARKER,
+    secret::MARKER,
 };
 
 fuzz_target!(|data: &[u8]| {

@@ -13,7 +13,10 @@
 use service_kit::postgres::{PostgresConfig, SslMode};
 use tokio_postgres::config::Host;
 
-use crate::text::{MARKER, assert_no_password, encoded as url_encoded};
+use crate::{
+    secret::{MARKER, assert_no_password},
+    text::encoded as url_encoded,
+};
 
 /// What a parse kept that the log form must show, compared between a URL and its log form.
 #[derive(Debug, PartialEq)]

@@ -14,7 +14,10 @@
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 use service_kit::redis_url::for_log;
 
-use crate::text::{MARKER, assert_no_password, encoded};
+use crate::{
+    secret::{MARKER, assert_no_password},
+    text::encoded,
+};
 
 /// What the log form must show of a parsed URL.
 #[derive(Debug, PartialEq)]
