@@ -43,7 +43,8 @@ impl<'a> Shown<'a> {
                 // tokio-postgres's rule: one port for all hosts, or one per host.
                 .map(|(i, host)| (host, *ports.get(i).or(ports.first()).unwrap_or(&5432)))
                 .collect(),
-            dbname: settings.get_dbname(),
+            // An empty name is no name: the server takes the user's.
+            dbname: settings.get_dbname().filter(|name| !name.is_empty()),
             hostaddrs: settings.get_hostaddrs().to_vec(),
             ssl_mode: config.ssl_mode(),
             root_certificate_file: config.root_certificate_file(),

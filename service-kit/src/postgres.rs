@@ -9,6 +9,7 @@
 
 use std::{
     fmt,
+    os::unix::ffi::OsStrExt,
     path::{Path, PathBuf},
     str::FromStr,
     sync::Arc,
@@ -236,13 +237,14 @@ impl PostgresConfig {
 
 /// The settings as a URL for a log line, rebuilt from what was parsed: whatever form the
 /// password came in (`user:pass@`, `?password=`, `password=` in a key/value string, a file),
-/// it shows as `***`.
+/// it shows as `***`. Each part is percent-encoded, so that the line reads back as the same
+/// settings (a socket directory as `%2Frun%2Fpostgresql`, as libpq writes it).
 impl fmt::Display for PostgresConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let config = &self.config;
         f.write_str("postgres://")?;
         if let Some(user) = config.get_user() {
-            f.write_str(user)?;
+            f.write_str(&url_encoded(user.as_bytes(), b""))?;
             if config.get_password().is_some() {
                 f.write_str(":***")?;
             }
@@ -254,9 +256,11 @@ impl fmt::Display for PostgresConfig {
                 f.write_str(",")?;
             }
             match host {
-                Host::Tcp(name) if name.contains(':') => write!(f, "[{name}]")?,
-                Host::Tcp(name) => f.write_str(name)?,
-                Host::Unix(path) => write!(f, "{}", path.display())?,
+                Host::Tcp(name) if name.contains(':') => {
+                    write!(f, "[{}]", url_encoded(name.as_bytes(), b":"))?
+                }
+                Host::Tcp(name) => f.write_str(&url_encoded(name.as_bytes(), b""))?,
+                Host::Unix(path) => f.write_str(&url_encoded(path.as_os_str().as_bytes(), b""))?,
             }
             // tokio-postgres's own default, as libpq's.
             let port = ports.get(i).or(ports.first()).unwrap_or(&5432);
@@ -264,11 +268,12 @@ impl fmt::Display for PostgresConfig {
         }
         f.write_str("/")?;
         if let Some(dbname) = config.get_dbname() {
-            f.write_str(dbname)?;
+            f.write_str(&url_encoded(dbname.as_bytes(), b""))?;
         }
         write!(f, "?sslmode={}", self.ssl_mode.as_str())?;
         if let RootCertificates::File(path) = &self.root_certificates {
-            write!(f, "&sslrootcert={}", path.display())?;
+            let path = url_encoded(path.as_os_str().as_bytes(), b"/");
+            write!(f, "&sslrootcert={path}")?;
         }
         for address in config.get_hostaddrs() {
             write!(f, "&hostaddr={address}")?;
@@ -278,6 +283,19 @@ impl fmt::Display for PostgresConfig {
         }
         Ok(())
     }
+}
+
+/// `bytes` with every byte but the URL's unreserved characters and those of `keep` as `%XX`.
+fn url_encoded(bytes: &[u8], keep: &[u8]) -> String {
+    let mut encoded = String::with_capacity(bytes.len());
+    for &byte in bytes {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) || keep.contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 impl fmt::Debug for PostgresConfig {
@@ -586,6 +604,35 @@ mod tests {
             );
             assert!(shown.contains("/votes?sslmode="), "{url} -> {shown}");
         }
+    }
+
+    /// Found by the property tests (service-kit/tests/parsers.rs): the log form wrote each
+    /// part as it was, so that a `?`, `/` or `@` in one made it read back as other settings.
+    #[test]
+    fn the_log_form_reads_back_as_the_same_settings() {
+        for url in [
+            "host= ?",
+            "postgres://u:pw@h:0/d%3F",
+            "user='a@b:c' host='/run/my db' dbname='x/y?z'",
+            "host=::1,db.example port=6000 sslmode=disable",
+        ] {
+            let config = parsed(url);
+            let shown = config.to_string();
+            let again = parsed(&shown);
+            assert_eq!(again.to_string(), shown, "{url}");
+            let settings = (config.config.get_user(), config.config.get_hosts());
+            let settings_again = (again.config.get_user(), again.config.get_hosts());
+            assert_eq!(settings_again, settings, "{url} -> {shown}");
+            assert_eq!(
+                again.config.get_dbname(),
+                config.config.get_dbname(),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            parsed("host=/run/postgresql dbname=votes").to_string(),
+            "postgres://%2Frun%2Fpostgresql:5432/votes?sslmode=prefer"
+        );
     }
 
     #[test]
