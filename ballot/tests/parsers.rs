@@ -32,10 +32,7 @@ fn config() -> Config {
 fn bytes_after(prefixes: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
     (
         prop::sample::select(prefixes),
-        prop_oneof![
-            any::<Vec<u8>>(),
-            "[ -~]{0,40}".prop_map(String::into_bytes),
-        ],
+        prop_oneof![any::<Vec<u8>>(), "[ -~]{0,40}".prop_map(String::into_bytes),],
     )
         .prop_map(|(prefix, rest)| [prefix.as_bytes(), &rest].concat())
 }
@@ -74,7 +71,10 @@ fn message_parts() -> impl Strategy<Value = MessageParts> {
         queue_voter_id(),
         option_text(),
         ts(),
-        prop::collection::vec((any::<String>(), any::<String>().prop_map(Value::from)), 0..3),
+        prop::collection::vec(
+            (any::<String>(), any::<String>().prop_map(Value::from)),
+            0..3,
+        ),
         any::<bool>(),
     )
         .prop_map(|(voter_id, vote, ts, extra, pretty)| MessageParts {

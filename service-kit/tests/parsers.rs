@@ -7,6 +7,8 @@
 mod database_url;
 #[path = "../../fuzz/src/redis_url.rs"]
 mod redis_url;
+#[path = "../../fuzz/src/secret.rs"]
+mod secret;
 #[path = "../../fuzz/src/settings.rs"]
 mod settings;
 #[path = "../../fuzz/src/text.rs"]
@@ -19,7 +21,7 @@ use service_kit::{postgres::PostgresConfig, redis_url::for_log};
 
 use database_url::{Form, PasswordPlace, SSL_MODES, UrlParts};
 use redis_url::{RedisParts, Server};
-use text::MARKER;
+use secret::MARKER;
 
 fn config() -> Config {
     Config {
@@ -189,7 +191,7 @@ proptest! {
         let url = fault.replace("{secret}", &secret);
         let err = PostgresConfig::parse(&url, None).map(|_| ()).expect_err(&url).to_string();
         prop_assert!(err.contains("DATABASE_URL"), "{}", err);
-        text::assert_no_password(&err, &url);
+        secret::assert_no_password(&err, &url);
     }
 
     #[test]
