@@ -156,8 +156,8 @@ impl PostgresConfig {
             None | Some("" | "system") => RootCertificates::System,
             Some(path) => RootCertificates::File(PathBuf::from(path)),
         };
-        let mut config =
-            tokio_postgres::Config::from_str(&rest).map_err(|err| database_url(explain(&err)))?;
+        let mut config = tokio_postgres::Config::from_str(&rest)
+            .map_err(|err| database_url(explain_parse_error(&err)))?;
         config.ssl_mode(ssl_mode.wire());
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
@@ -326,6 +326,20 @@ pub fn explain(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// tokio-postgres's reason for refusing a connection string, without the name of an unknown
+/// option, which in a malformed string may be part of a password (`password=a b=c`).
+fn explain_parse_error(err: &tokio_postgres::Error) -> String {
+    let reason = explain(err);
+    match reason.find("unknown option") {
+        Some(at) => format!(
+            "{}an option that libpq does not know (a value with spaces or `&` needs quoting \
+             or percent-encoding)",
+            &reason[..at]
+        ),
+        None => reason,
+    }
+}
+
 fn read_password_file(path: &Path) -> Result<String, ConfigError> {
     let file_error = |reason: String| ConfigError {
         name: "DATABASE_PASSWORD_FILE",
@@ -409,12 +423,16 @@ impl TlsParameters {
             }
             while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
             if chars.next_if(|(_, c)| *c == '=').is_none() {
+                // The word is not repeated: in a malformed string it may be part of a password
+                // (`password=two words`).
                 return Err(format!(
-                    "not a postgres:// URL, and `{key}` is not followed by `=` as in \
-                     `host=db user=postgres`"
+                    "not a postgres:// URL, and the word at byte {start} is not followed by `=` \
+                     as in `host=db user=postgres` (a value with spaces needs quotes: \
+                     password='…')"
                 ));
             }
             while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+            let value_start = chars.peek().map_or(text.len(), |&(at, _)| at);
             let mut value = String::new();
             let quoted = chars.next_if(|(_, c)| *c == '\'').is_some();
             let mut closed = !quoted;
@@ -429,7 +447,9 @@ impl TlsParameters {
                 }
             }
             if !closed {
-                return Err(format!("the value of `{key}` has no closing quote"));
+                return Err(format!(
+                    "the quoted value at byte {value_start} has no closing quote"
+                ));
             }
             let end = chars.peek().map_or(text.len(), |&(end, _)| end);
             match key.as_str() {
@@ -700,6 +720,37 @@ mod tests {
                 root_certificate: None,
             })
         );
+    }
+
+    /// Found by the property tests (service-kit/tests/parsers.rs): a password with a space,
+    /// not quoted, made the next word a key, and the error repeated it.
+    #[test]
+    fn errors_never_repeat_a_word_that_may_be_part_of_a_password() {
+        for (url, reason) in [
+            (
+                "user='u' password=0 s3cr3t host='h'",
+                "the word at byte 20 is not followed by `=`",
+            ),
+            (
+                "host=db password=a s3cr3t=b",
+                "an option that libpq does not know",
+            ),
+            (
+                "postgres://db/x?password=a&s3cr3t=b",
+                "an option that libpq does not know",
+            ),
+            (
+                "host=db password=a s3cr3t='b",
+                "the quoted value at byte 26 has no",
+            ),
+        ] {
+            let err = PostgresConfig::parse(url, None)
+                .map(|_| ())
+                .expect_err(url)
+                .to_string();
+            assert!(!err.contains("s3cr3t"), "{url} -> {err}");
+            assert!(err.contains(reason), "{url} -> {err}");
+        }
     }
 
     #[test]
