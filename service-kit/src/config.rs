@@ -31,11 +31,13 @@ pub fn value_of(name: &str) -> Option<String> {
     set_value(env::var_os(name).as_deref())
 }
 
-/// A variable's raw value (`None`: unset) as [`value_of`] reads it.
+/// A variable's raw value (`None`: unset) as [`value_of`] reads it. A value that is not UTF-8
+/// is kept, each bad byte as U+FFFD, so that it is refused (or shown) by whatever reads it
+/// rather than taken as unset, which would silently give the default.
 pub fn set_value(raw: Option<&OsStr>) -> Option<String> {
-    raw.and_then(OsStr::to_str)
+    raw.map(OsStr::to_string_lossy)
         .filter(|value| !value.trim().is_empty())
-        .map(str::to_owned)
+        .map(|value| value.into_owned())
 }
 
 /// `value`, as `name` is set, parsed as a `T` (surrounding spaces ignored); the error names
@@ -114,6 +116,21 @@ mod tests {
         assert_eq!(parse_or::<u16>("SERVICE_KIT_TEST_PORT", 1).unwrap(), 81);
         unsafe { env::remove_var("SERVICE_KIT_TEST_PORT") };
         assert_eq!(parse_or::<u16>("SERVICE_KIT_TEST_PORT", 1).unwrap(), 1);
+    }
+
+    /// Found by the property tests (tests/parsers.rs): a value that is not UTF-8 was taken as
+    /// unset.
+    #[test]
+    fn a_value_that_is_not_utf8_is_not_taken_as_unset() {
+        use std::os::unix::ffi::OsStrExt;
+        let raw = OsStr::from_bytes(b"\x00\x80");
+        assert_eq!(set_value(Some(raw)).as_deref(), Some("\u{0}\u{FFFD}"));
+        let name = "SERVICE_KIT_TEST_NOT_UTF8_PORT";
+        unsafe { env::set_var(name, OsStr::from_bytes(b"80\xff")) };
+        let err = parse_or::<u16>(name, 1).unwrap_err().to_string();
+        assert!(err.contains(name), "{err}");
+        unsafe { env::remove_var(name) };
+        assert_eq!(set_value(Some(OsStr::new(" \t"))), None);
     }
 
     #[test]
