@@ -108,7 +108,8 @@ pub struct RedisParts {
 impl RedisParts {
     /// Whether the parts are ones this module knows the meaning of: the marker in the
     /// password and nowhere else, a host name of letters, digits, dots and dashes (or an IP
-    /// address) that is not a wildcard, an absolute socket path without `.` or `..` in it.
+    /// address) that is not a wildcard, an absolute socket path without `.` or `..` in it
+    /// nor a drive letter (`c:`) at its end.
     pub fn are_usable(&self) -> bool {
         let server_ok = match &self.server {
             Server::Tcp {
@@ -121,10 +122,10 @@ impl RedisParts {
                     && host
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-                let ip = host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| !ip.is_unspecified());
-                (name || ip) && (*tls || !*insecure) && !host.contains(MARKER)
+                let ip = host.parse::<std::net::IpAddr>();
+                let wildcard = ip.as_ref().is_ok_and(|ip| ip.is_unspecified());
+                let ip = ip.is_ok() && !wildcard;
+                (name || ip) && !wildcard && (*tls || !*insecure) && !host.contains(MARKER)
             }
             // A URL's path drops `.` and `..` segments.
             Server::Unix { path } => {
@@ -134,6 +135,9 @@ impl RedisParts {
                     && path
                         .split('/')
                         .all(|segment| segment != "." && segment != "..")
+                    // The URL parser takes a path that ends in a letter and `:` or `|` for a
+                    // Windows drive, and adds a `/`.
+                    && !matches!(path.as_bytes(), [.., letter, b':' | b'|'] if letter.is_ascii_alphabetic())
             }
         };
         let user_ok = self
