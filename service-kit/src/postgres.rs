@@ -374,11 +374,26 @@ impl TlsParameters {
 
     /// The URL form: the parameters are the query's `key=value` pairs, percent-encoded. The
     /// query starts at the first `?` after the user info, which may itself hold a `?` and
-    /// ends, as tokio-postgres reads it, at the first `@`.
+    /// ends, as tokio-postgres reads it, at the first `@` — unless a `/` and then a `?` come
+    /// before that `@`: it is then in the query (`postgres://db/x?password=p@ss`), as libpq
+    /// reads it, and tokio-postgres, which would take all before it for a user name, is
+    /// handed it percent-encoded.
     fn from_url(url: &str) -> TlsParameters {
+        let scheme_end = url.find("://").map_or(0, |at| at + 3);
+        let slash = url[scheme_end..].find('/').map(|at| scheme_end + at);
+        let question = slash.and_then(|slash| url[slash..].find('?').map(|at| slash + at));
+        let query_before_at = match (question, url.find('@')) {
+            (Some(question), Some(at)) => question < at,
+            _ => false,
+        };
+        let url = if query_before_at {
+            url.replace('@', "%40")
+        } else {
+            url.to_owned()
+        };
         let after_user_info = url.find('@').map_or(0, |at| at + 1);
         let mut taken = TlsParameters {
-            rest: url.to_owned(),
+            rest: url.clone(),
             ssl_mode: None,
             root_certificate: None,
         };
@@ -720,6 +735,25 @@ mod tests {
                 root_certificate: None,
             })
         );
+    }
+
+    /// Found by the property tests (service-kit/tests/parsers.rs): with no user info, an `@`
+    /// in the query's password made tokio-postgres take all before it for a user name and the
+    /// rest for a host, which the log form showed.
+    #[test]
+    fn an_at_sign_in_the_query_stays_in_the_query() {
+        let config = parsed("postgres://h:0/d?password=p@s3cr3t&sslmode=disable");
+        assert_eq!(config.config.get_password(), Some(b"p@s3cr3t".as_slice()));
+        assert_eq!(config.config.get_user(), None);
+        assert_eq!(config.config.get_hosts(), &[Host::Tcp("h".to_owned())]);
+        assert_eq!(config.config.get_dbname(), Some("d"));
+        assert_eq!(config.ssl_mode, SslMode::Disable);
+        assert!(!config.to_string().contains("s3cr3t"), "{config}");
+        // An `@` that ends the user info is still that, with a `/` or a `?` before it.
+        let config = parsed("postgres://u:p?ss@h/d?sslmode=disable");
+        assert_eq!(config.config.get_password(), Some(b"p?ss".as_slice()));
+        let config = parsed("postgres://u:p/ss@h/d");
+        assert_eq!(config.config.get_password(), Some(b"p/ss".as_slice()));
     }
 
     /// Found by the property tests (service-kit/tests/parsers.rs): a password with a space,
