@@ -96,7 +96,8 @@ pub enum PasswordPlace {
 #[derive(Debug, Clone)]
 pub struct UrlParts {
     pub form: Form,
-    pub user: String,
+    /// `None`: no user named (in the URL form with the password in its query, no user info).
+    pub user: Option<String>,
     /// Holds [`MARKER`] somewhere; [`UrlParts::check`] refuses parts where it does not.
     pub password: String,
     pub password_place: PasswordPlace,
@@ -112,14 +113,15 @@ pub const SSL_MODES: [&str; 4] = ["disable", "allow", "prefer", "require"];
 
 impl UrlParts {
     /// Whether the parts are ones this module knows the meaning of: a password that holds the
-    /// marker, which no other part does; a user, at least one host and a database; host names
+    /// marker, which no other part does; a user name that is not empty, at least one host and
+    /// a database; host names
     /// that are neither empty nor paths nor lists.
     pub fn are_usable(&self) -> bool {
-        let others = [&self.user, &self.dbname]
+        let others = [self.user.as_deref().unwrap_or_default(), &self.dbname]
             .into_iter()
-            .chain(self.hosts.iter().map(|(host, _)| host));
+            .chain(self.hosts.iter().map(|(host, _)| host.as_str()));
         self.password.contains(MARKER)
-            && !self.user.is_empty()
+            && self.user.as_ref().is_none_or(|user| !user.is_empty())
             && !self.dbname.is_empty()
             && !self.hosts.is_empty()
             && self
@@ -157,13 +159,15 @@ impl UrlParts {
                     .iter()
                     .map(|(host, port)| format!("{}:{port}", url_encoded(host)))
                     .collect();
-                let user = url_encoded(&self.user);
+                let user = self.user.as_deref().map(url_encoded);
                 let mut params = Vec::new();
-                let user_info = match self.password_place {
-                    PasswordPlace::Main => format!("{user}:{password}@"),
-                    PasswordPlace::Query => {
+                let user_info = match (self.password_place, user) {
+                    (PasswordPlace::Main, user) => {
+                        format!("{}:{password}@", user.unwrap_or_default())
+                    }
+                    (PasswordPlace::Query, user) => {
                         params.push(format!("password={password}"));
-                        format!("{user}@")
+                        user.map(|user| format!("{user}@")).unwrap_or_default()
                     }
                 };
                 params.extend(ssl_mode.map(|mode| format!("sslmode={mode}")));
@@ -185,9 +189,13 @@ impl UrlParts {
                     .iter()
                     .map(|(_, port)| port.to_string())
                     .collect();
+                let user = self
+                    .user
+                    .as_deref()
+                    .map(|user| format!("user={} ", quoted(user)))
+                    .unwrap_or_default();
                 let mut text = format!(
-                    "user={} password={password} host={} port={} dbname={}",
-                    quoted(&self.user),
+                    "{user}password={password} host={} port={} dbname={}",
                     quoted(&hosts.join(",")),
                     ports.join(","),
                     quoted(&self.dbname)
@@ -209,7 +217,12 @@ impl UrlParts {
         let config = PostgresConfig::parse(&url, None)
             .unwrap_or_else(|err| panic!("{url:?} from {self:?} does not parse: {err}"));
         let settings = config.settings();
-        assert_eq!(settings.get_user(), Some(self.user.as_str()), "{url:?}");
+        // `postgres://:password@…` names the empty user.
+        let user = match (self.form, self.password_place) {
+            (Form::Url, PasswordPlace::Main) => Some(self.user.as_deref().unwrap_or_default()),
+            _ => self.user.as_deref(),
+        };
+        assert_eq!(settings.get_user(), user, "{url:?}");
         assert_eq!(
             settings.get_password(),
             Some(self.password.as_bytes()),

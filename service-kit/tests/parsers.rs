@@ -62,7 +62,7 @@ fn database_url_parts() -> impl Strategy<Value = UrlParts> {
     (
         prop_oneof![Just(Form::Url), Just(Form::KeyValue)],
         prop_oneof![Just(PasswordPlace::Main), Just(PasswordPlace::Query)],
-        part("u"),
+        prop::option::of(part("u")),
         password(),
         prop::collection::vec((host, any::<u16>()), 1..3),
         part("d"),
