@@ -208,3 +208,20 @@ proptest! {
         prop_assert!(!matches!(err, MalformedBallot::NotJson(_)) || named == "JSON");
     }
 }
+
+/// Found by the fuzz target `vote_body`: serde read the JSON body's struct from an array, so
+/// that `["a"]` was a vote and `["("]` an unknown option.
+#[test]
+fn a_json_body_that_is_an_array_is_unreadable() {
+    for body in [&br#"["("]"#[..], br#"["a"]"#, br#" ["b"]"#] {
+        vote_body::check_any_json(body);
+        assert!(
+            matches!(
+                ballot::request::vote_from_json(body),
+                Err(ballot::request::BadBody::Unreadable(_))
+            ),
+            "{body:?}"
+        );
+    }
+    vote_body::check_any_json(b" \n{\"vote\":\"a\"}");
+}
