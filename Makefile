@@ -294,11 +294,12 @@ fuzz-tools:
 		{ echo "make fuzz needs the nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
 
 # Every target for FUZZ_SECONDS under nice, from its corpus (fuzz/corpus/, kept between runs,
-# not committed) and its seeds (fuzz/seeds/). A crash stops here, its input saved under
-# fuzz/artifacts/<target>/ (docs/fuzzing.md says what to do with it).
+# not committed) and its seeds (fuzz/seeds/), with its dictionary of the format's tokens
+# (fuzz/dicts/). A crash stops here, its input saved under fuzz/artifacts/<target>/
+# (docs/fuzzing.md says what to do with it).
 fuzz: fuzz-tools
 	set -e; cd fuzz; for target in $(FUZZ_TARGETS); do \
-		mkdir -p corpus/$$target seeds/$$target; \
+		mkdir -p corpus/$$target; \
 		nice -n 10 cargo +nightly fuzz run $$target corpus/$$target seeds/$$target -- \
-			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1; \
+			-max_total_time=$(FUZZ_SECONDS) -dict=dicts/$$target.dict -print_final_stats=1; \
 	done
