@@ -146,9 +146,18 @@ impl PostgresConfig {
         let ssl_mode = match ssl_mode {
             None => SslMode::Prefer,
             Some(value) => SslMode::parse(&value).ok_or_else(|| {
+                // A misspelt mode is shown; anything else may be the end of a password that
+                // lost its quotes (`password=a sslmode=b…`).
+                let looks_like_a_mode =
+                    value.len() <= 16 && value.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+                let setting = if looks_like_a_mode {
+                    format!("sslmode={value:?}")
+                } else {
+                    "sslmode".to_owned()
+                };
                 database_url(format!(
-                    "sslmode={value:?} is not one of disable, allow, prefer, require, \
-                     verify-ca, verify-full"
+                    "{setting} is not one of disable, allow, prefer, require, verify-ca, \
+                     verify-full"
                 ))
             })?,
         };
@@ -776,6 +785,15 @@ mod tests {
             (
                 "host=db password=a s3cr3t='b",
                 "the quoted value at byte 26 has no",
+            ),
+            // Found by the fuzz target `database_url`.
+            (
+                "password=LLL sslmode=disable\0s3cr3t host='h'",
+                "sslmode is not one of",
+            ),
+            (
+                "host=db sslmode=verfy-full",
+                "sslmode=\"verfy-full\" is not one of",
             ),
         ] {
             let err = PostgresConfig::parse(url, None)
