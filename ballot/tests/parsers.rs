@@ -42,8 +42,10 @@ fn bytes_after(prefixes: &'static [&'static str]) -> impl Strategy<Value = Vec<u
 fn queue_voter_id() -> impl Strategy<Value = String> {
     prop_oneof![
         6 => "[^\u{0}]{1,80}",
+        // Around the 255-byte limit, in one-byte and two-byte characters.
+        2 => (250usize..=260).prop_map(|n| "x".repeat(n)),
+        1 => (125usize..=130).prop_map(|n| "é".repeat(n)),
         1 => Just(String::new()),
-        1 => "[a-z]{256,300}",
         1 => "[a-z]{0,5}\u{0}[a-z]{0,5}",
         1 => any::<String>(),
     ]
@@ -89,6 +91,8 @@ fn message_parts() -> impl Strategy<Value = MessageParts> {
 fn cookie_id() -> impl Strategy<Value = Option<String>> {
     prop::option::of(prop_oneof![
         4 => "[0-9a-zA-Z_-]{0,70}",
+        // Around the 64-character limit.
+        2 => (62usize..=66).prop_map(|n| "a".repeat(n)),
         1 => any::<String>(),
     ])
 }
