@@ -16,6 +16,7 @@ test:
 # Formatting, clippy, and the static checks of the deployment files.
 lint:
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(MAKE) lint-static
 	$(MAKE) lint-k8s
