@@ -179,7 +179,7 @@ lint-monitoring: tools prometheus-tools
 	PROMTOOL=$(PROMTOOL) $(TOOLS_BIN)/python -m pytest --quiet checks/monitoring/test_static.py
 
 # The real programs (debug builds) scraped by a real Prometheus with the monitors'
-# relabelling, then every panel and alert expression asked of it: about 30 s after the build,
+# relabelling, then every panel and alert expression asked of it: about a minute after the build,
 # bounded at 3 minutes.
 test-monitoring: tools prometheus-tools
 	$(CARGO) build --workspace --bins

@@ -52,6 +52,15 @@ impl Tally {
         *self.count_mut(option) += 1;
     }
 
+    /// Takes back a vote [`Tally::add`] counted (a voter's re-vote replaces it). Panics if
+    /// `option` has no vote to take back: that is a counting error of the caller's.
+    pub fn remove(&mut self, option: VoteOption) {
+        let count = self.count_mut(option);
+        *count = count
+            .checked_sub(1)
+            .expect("only a vote that was added is taken back");
+    }
+
     pub fn plus(&self, other: Tally) -> Tally {
         Tally {
             a: self.a + other.a,
@@ -150,5 +159,13 @@ mod tests {
         assert_eq!(tally, Tally { a: 1, b: 2 });
         assert_eq!(tally.count(VoteOption::B), 2);
         assert_eq!(tally.plus(tally), Tally { a: 2, b: 4 });
+        tally.remove(VoteOption::B);
+        assert_eq!(tally, Tally { a: 1, b: 1 });
+    }
+
+    #[test]
+    #[should_panic(expected = "only a vote that was added is taken back")]
+    fn taking_back_a_vote_never_added_is_a_counting_error() {
+        Tally::default().remove(VoteOption::A);
     }
 }

@@ -7,12 +7,12 @@ use ballot::{
     request::{self, BadBody},
 };
 use serde::Serialize;
-use service_kit::http::error_page;
+use service_kit::http::{self, error_page};
 
 use crate::{
+    configuration::Settings,
     page::{FAVICON, Pages, STYLESHEET},
     queue::{BallotQueue, QueueError},
-    settings::Settings,
     voter::{Voter, cookie},
 };
 
@@ -245,18 +245,10 @@ async fn record(
 
 /// `GET /static/vote.css`.
 pub async fn stylesheet() -> HttpResponse {
-    asset("text/css; charset=utf-8", STYLESHEET)
+    http::asset("text/css; charset=utf-8", STYLESHEET)
 }
 
 /// `GET /favicon.svg` and `/favicon.ico` (browsers ask for the latter on their own).
 pub async fn favicon() -> HttpResponse {
-    asset("image/svg+xml", FAVICON)
-}
-
-fn asset(content_type: &str, body: &'static str) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(content_type)
-        // The page links assets with `?v=<version>`, so a new version fetches them anew.
-        .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(body)
+    http::asset("image/svg+xml", FAVICON)
 }

@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use ballot::{Ballot, MalformedBallot};
 use deadpool_postgres::Pool;
-use service_kit::lifecycle::Lifecycle;
+use service_kit::{backoff::Backoff, lifecycle::Lifecycle};
 
 use crate::{
-    backoff::Backoff,
     health::Health,
     metrics::{WorkerMetrics, dead_letter_reason},
     queue::{Housekeeper, Queue},
@@ -25,6 +24,10 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(15);
 const MIGRATION_TIMEOUT: Duration = Duration::from_secs(300);
 /// The health probe's query: short, since it only asks whether PostgreSQL answers.
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
+/// The first retry comes quickly: most failures are a connection being re-established.
+const RETRY_FIRST_DELAY: Duration = Duration::from_millis(100);
+/// Never wait longer than this, so the worker resumes within seconds of a service's return.
+const RETRY_MAX_DELAY: Duration = Duration::from_secs(5);
 
 /// Which backing service an error came from: the log line names the variable to check.
 #[derive(Debug, Clone, Copy)]
@@ -156,18 +159,26 @@ impl Consumer {
 
         let dead: Vec<&[u8]> = dead_letters.iter().map(|(message, _)| *message).collect();
         let mut retry = Retry::new(&self.lifecycle, Service::Redis);
-        loop {
+        let still_held = loop {
             match self.queue.acknowledge(&dead).await {
-                Ok(()) => break,
+                Ok(still_held) => break still_held,
                 Err(err) => {
                     if !retry.failed(err.into()).await {
                         return false;
                     }
                 }
             }
-        }
+        };
 
         let metrics = &self.metrics;
+        if !still_held {
+            tracing::warn!(
+                messages = messages.len(),
+                "this worker's lease lapsed while it held a batch, which went back to the queue: \
+                 another worker stores it again (no row changes) and counts it a second time"
+            );
+            metrics.counted_twice.inc_by(messages.len() as u64);
+        }
         for (message, fault) in &dead_letters {
             tracing::warn!(
                 reason = dead_letter_reason(fault),
@@ -210,7 +221,7 @@ impl<'a> Retry<'a> {
         Retry {
             lifecycle,
             service,
-            backoff: Backoff::new(),
+            backoff: Backoff::new(RETRY_FIRST_DELAY, RETRY_MAX_DELAY),
         }
     }
 

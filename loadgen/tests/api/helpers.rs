@@ -19,6 +19,10 @@ pub fn load(vote_url: &str, votes: u64, concurrency: usize, split: f64) -> Setti
         endpoint: Endpoint::Form,
         result_url: None,
         wait_timeout: Duration::from_secs(30),
+        duration: None,
+        rate: 0.0,
+        acks: None,
+        allow_failures: false,
     }
 }
 
@@ -31,7 +35,7 @@ pub struct TestVote {
 impl TestVote {
     pub async fn spawn(redis_url: &str) -> TestVote {
         let mut settings =
-            vote::settings::Settings::from_env().expect("the defaults are valid settings");
+            vote::configuration::Settings::from_env().expect("the defaults are valid settings");
         settings.port = 0;
         settings.redis_url = redis_url.to_owned();
         let queue = Queue::new("test:loadgen");
@@ -47,6 +51,21 @@ impl TestVote {
     }
 }
 
+/// A worker draining `queue` into `database`, until the test's runtime ends.
+pub async fn spawn_worker(database: &Database, queue: &str) {
+    let mut settings =
+        worker::configuration::Settings::from_env().expect("the defaults are valid settings");
+    settings.port = 0;
+    settings.redis_url = LOCAL_REDIS.to_owned();
+    settings.queue = queue.to_owned();
+    settings.database = service_kit::postgres::PostgresConfig::parse(&database.url(), None)
+        .expect("the test database's URL is valid");
+    let app = worker::startup::Application::build(settings)
+        .await
+        .expect("the worker builds");
+    actix_rt::spawn(app.run_until_stopped(std::future::pending()));
+}
+
 /// A result service on a random port, reading `database`. Returns its address.
 pub async fn spawn_result(database: &Database) -> String {
     let mut settings =
@@ -54,7 +73,7 @@ pub async fn spawn_result(database: &Database) -> String {
     settings.port = 0;
     settings.database = service_kit::postgres::PostgresConfig::parse(&database.url(), None)
         .expect("the test database's URL is valid");
-    settings.drain = Duration::ZERO;
+    settings.shutdown_drain = Duration::ZERO;
     let app = result::startup::Application::build(settings)
         .await
         .expect("the result service builds");
@@ -93,7 +112,7 @@ impl Queue {
     }
 }
 
-fn redis_connection() -> redis::RedisResult<redis::Connection> {
+pub fn redis_connection() -> redis::RedisResult<redis::Connection> {
     redis::Client::open(LOCAL_REDIS)?.get_connection()
 }
 
@@ -117,6 +136,13 @@ impl Database {
         )
         .expect("the worker made the votes table");
         Tally::from_rows(rows.iter().map(|row| (row.get::<_, String>(0), row.get(1))))
+    }
+}
+
+impl Database {
+    /// Runs `statement` (and returns the rows it changed).
+    pub fn execute(&self, statement: &str) -> Vec<tokio_postgres::Row> {
+        query(&self.url(), statement).expect("the statement runs")
     }
 }
 

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, http::header::ContentType, web};
 use ballot::Tally;
 use serde::Serialize;
+use service_kit::http::page_template;
 use tokio::sync::watch;
 
 use crate::configuration::Settings;
@@ -39,9 +40,7 @@ struct PageContext<'a> {
 
 impl Page {
     pub fn new(settings: &Settings, hostname: String) -> Result<Page, tera::Error> {
-        let mut templates = tera::Tera::default();
-        // The `.html` name turns on Tera's escaping, so labels from the environment are text.
-        templates.add_raw_template(TEMPLATE, include_str!("../../templates/result.html"))?;
+        let templates = page_template(TEMPLATE, include_str!("../../templates/result.html"))?;
         Ok(Page {
             templates,
             option_a: settings.option_a.clone(),

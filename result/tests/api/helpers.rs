@@ -138,7 +138,7 @@ pub fn test_settings(database_url: &str) -> Settings {
         option_b: "Dogs".to_owned(),
         app_version: "9.9.9-test".to_owned(),
         safety_poll: NO_SAFETY_POLL,
-        drain: Duration::ZERO,
+        shutdown_drain: Duration::ZERO,
         sockets: SocketSettings {
             heartbeat: NO_HEARTBEAT,
             client_timeout: NO_HEARTBEAT * 2,
