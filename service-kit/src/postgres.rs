@@ -34,7 +34,7 @@ use tokio_postgres::{
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::ConfigError;
+use crate::{config::ConfigError, url_encoding::encoded as url_encoded};
 
 /// A connection attempt that takes longer has failed, unless `DATABASE_URL` sets its own
 /// `connect_timeout`: long enough for a database across a region, short enough that an
@@ -292,19 +292,6 @@ impl fmt::Display for PostgresConfig {
         }
         Ok(())
     }
-}
-
-/// `bytes` with every byte but the URL's unreserved characters and those of `keep` as `%XX`.
-fn url_encoded(bytes: &[u8], keep: &[u8]) -> String {
-    let mut encoded = String::with_capacity(bytes.len());
-    for &byte in bytes {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) || keep.contains(&byte) {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 impl fmt::Debug for PostgresConfig {

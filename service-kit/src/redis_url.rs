@@ -4,6 +4,8 @@ use std::os::unix::ffi::OsStrExt;
 
 use redis::{ConnectionAddr, IntoConnectionInfo};
 
+use crate::url_encoding::encoded;
+
 /// `url` rebuilt from what redis-rs parses of it, the password, if any, shown as `***`, and
 /// written so that it reads back as the same server, database and user (an IPv6 address in
 /// brackets, the user name and a socket path percent-encoded). A URL that does not parse is
@@ -57,19 +59,6 @@ pub fn for_log(url: &str) -> String {
         // The enum is non-exhaustive: a new kind of address is shown without its details.
         _ => format!("(a Redis address, database {db})"),
     }
-}
-
-/// `bytes` with every byte but the URL's unreserved characters and those of `keep` as `%XX`.
-fn encoded(bytes: &[u8], keep: &[u8]) -> String {
-    let mut encoded = String::with_capacity(bytes.len());
-    for &byte in bytes {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) || keep.contains(&byte) {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 #[cfg(test)]
