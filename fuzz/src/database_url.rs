@@ -286,28 +286,8 @@ fn quoted(text: &str) -> String {
 /// tests. Generous on purpose: escapes and percent-encoding are undone before looking.
 pub fn may_read_files(url: &str) -> bool {
     let plain: String = url.replace('\\', "");
-    let decoded = String::from_utf8_lossy(&percent_decoded(plain.as_bytes())).to_lowercase();
+    let decoded = percent_encoding::percent_decode(plain.as_bytes())
+        .decode_utf8_lossy()
+        .to_lowercase();
     decoded.contains("sslrootcert")
-}
-
-fn percent_decoded(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    out
 }
