@@ -98,7 +98,7 @@ pub struct UrlParts {
     pub form: Form,
     /// `None`: no user named (in the URL form with the password in its query, no user info).
     pub user: Option<String>,
-    /// Holds [`MARKER`] somewhere; [`UrlParts::check`] refuses parts where it does not.
+    /// Holds [`MARKER`] somewhere; [`UrlParts::are_usable`] is false where it does not.
     pub password: String,
     pub password_place: PasswordPlace,
     /// Host names (not paths), each with its port.
@@ -113,9 +113,8 @@ pub const SSL_MODES: [&str; 4] = ["disable", "allow", "prefer", "require"];
 
 impl UrlParts {
     /// Whether the parts are ones this module knows the meaning of: a password that holds the
-    /// marker, which no other part does; a user name that is not empty, at least one host and
-    /// a database; host names
-    /// that are neither empty nor paths nor lists.
+    /// marker, which no other part does; a user name, if any, that is not empty; at least one
+    /// host and a database; host names that are neither empty nor paths nor lists.
     pub fn are_usable(&self) -> bool {
         let others = [self.user.as_deref().unwrap_or_default(), &self.dbname]
             .into_iter()
