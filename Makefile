@@ -16,6 +16,7 @@ test:
 # Formatting, clippy, and the static checks of the deployment files.
 lint:
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(MAKE) lint-static
 	$(MAKE) lint-k8s
@@ -309,3 +310,29 @@ SOAK_SECONDS ?= 600
 soak: faults-tools
 	$(FAULTS_BUILD)
 	SOAK_SECONDS=$(SOAK_SECONDS) $(TOOLS_BIN)/python -m faults.soak
+
+# --- Fuzzing (fuzz/; docs/fuzzing.md) ----------------------------------------------------------
+.PHONY: fuzz fuzz-tools
+# Seconds each target runs for, one target after another: `make fuzz FUZZ_SECONDS=600`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
+CARGO_FUZZ_VERSION := 0.13.2
+
+# cargo-fuzz from the crate registry, when missing; it builds with the nightly toolchain that
+# the sanitizers need (rustup's `nightly`, which must be installed).
+fuzz-tools:
+	@cargo fuzz --version 2>/dev/null | grep -q ' $(CARGO_FUZZ_VERSION)$$' || \
+		$(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
+	@rustup run nightly rustc --version >/dev/null || \
+		{ echo "make fuzz needs the nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
+
+# Every target for FUZZ_SECONDS under nice, from its corpus (fuzz/corpus/, kept between runs,
+# not committed) and its seeds (fuzz/seeds/), with its dictionary of the format's tokens
+# (fuzz/dicts/). A crash stops here, its input saved under fuzz/artifacts/<target>/
+# (docs/fuzzing.md says what to do with it).
+fuzz: fuzz-tools
+	set -e; cd fuzz; for target in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$target; \
+		nice -n 10 cargo +nightly fuzz run $$target corpus/$$target seeds/$$target -- \
+			-max_total_time=$(FUZZ_SECONDS) -dict=dicts/$$target.dict -print_final_stats=1; \
+	done

@@ -39,6 +39,13 @@ pub fn vote_from_form(body: &[u8]) -> Result<VoteOption, BadBody> {
 
 /// The option a JSON body votes for.
 pub fn vote_from_json(body: &[u8]) -> Result<VoteOption, BadBody> {
+    // serde reads a struct from an array too (`["a"]`); the body is an object. JSON's
+    // whitespace is a subset of ASCII's, and anything else before the `{` is an error anyway.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(BadBody::Unreadable(
+            "expected a JSON object like {\"vote\":\"a\"}".to_owned(),
+        ));
+    }
     serde_json::from_slice::<VoteBody>(body)
         .map_err(|err| BadBody::Unreadable(err.to_string()))?
         .option()

@@ -34,3 +34,5 @@ pub mod postgres;
 pub mod redis_url;
 #[cfg(feature = "web")]
 pub mod server;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+mod url_encoding;
