@@ -196,10 +196,10 @@ monitoring-generate: tools
 .PHONY: test-containers container-packages
 
 # podman from Debian, and what it needs on these machines (docs/running.md): runc (crun refuses
-# the hybrid cgroups), catatonit (the pods' pause process), the dnsname plugin (service names
-# on compose networks) and debootstrap (the stand-in base images).
-CONTAINER_PACKAGES := podman runc catatonit golang-github-containernetworking-plugin-dnsname \
-	debootstrap
+# the hybrid cgroups), catatonit (the pods' pause process), netavark and aardvark-dns (service
+# names on networks, also for a container on two of them) and debootstrap (the stand-in base
+# images).
+CONTAINER_PACKAGES := podman runc catatonit netavark aardvark-dns debootstrap
 
 container-packages:
 	@missing=$$(for package in $(CONTAINER_PACKAGES); do \
@@ -207,8 +207,9 @@ container-packages:
 			| grep -q 'install ok installed' || echo $$package; done); \
 	if ! command -v docker >/dev/null; then missing="$$missing docker.io"; fi; \
 	if [ -n "$$missing" ]; then \
-		echo "installing$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		echo "installing" $$missing; \
+		apt-get update -qq -o DPkg::Lock::Timeout=600 \
+			&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
 			--no-install-recommends $$missing >/dev/null; \
 	fi
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -56,9 +57,24 @@ def stand_ins(engine, compose_config) -> dict[str, str]:
                 named.setdefault(reference, f"{support.K8S.name}/")
     if support.ON_PODMAN:
         debian = support.ensure_debian()
+        # The recipes side by side (they wait on the Debian mirror as much as on the CPU);
+        # the references of one recipe one after the other, since they share its context.
+        by_recipe: dict[str, list[str]] = {}
         for reference in sorted(named):
-            support.ensure_stand_in(reference, debian)
+            by_recipe.setdefault(support.recipe_of(reference), []).append(reference)
+
+        def ensure(references: list[str]) -> None:
+            for reference in references:
+                support.ensure_stand_in(reference, debian)
+
+        with ThreadPoolExecutor(max_workers=len(by_recipe)) as pool:
+            # list() waits for every build and raises the first failure.
+            list(pool.map(ensure, by_recipe.values()))
         REPORT["stand-ins seconds"] = round(time.monotonic() - started)
+    else:
+        # BuildKit keeps the bases it pulls to itself; the size checks inspect them.
+        for reference in sorted(named):
+            support.docker("pull", "--quiet", reference, timeout=600)
     return named
 
 

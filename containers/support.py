@@ -150,12 +150,13 @@ class Engine:
         if not ON_PODMAN:
             wait_until("Docker answers", self.answers, timeout=30)
             return
-        for path in (CACHE / "tmp", CACHE / "cni", RUN_DIR):
+        for path in (CACHE / "tmp", CACHE / "networks", RUN_DIR):
             path.mkdir(parents=True, exist_ok=True)
         # containers.conf names this copy: a config file cannot name a path inside a clone.
         shutil.copyfile(HERE / "hosts", CACHE / "hosts")
         SOCKET.unlink(missing_ok=True)
-        self.log = open(CACHE / "podman-service.log", "ab")  # noqa: SIM115 (closed in stop)
+        # The last session's log only.
+        self.log = open(CACHE / "podman-service.log", "wb")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
             ["nice", "-n", "10", "podman", "system", "service", "--time=0", f"unix://{SOCKET}"],
             env=environment(),
@@ -280,11 +281,16 @@ def link_or_copy(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-def ensure_stand_in(reference: str, debian_id: str) -> None:
-    """Builds the stand-in for `reference` unless the one there is from the same recipe."""
+def recipe_of(reference: str) -> str:
     name = RECIPES.get(repository(reference))
     if name is None:
         raise AssertionError(f"{reference}: no stand-in recipe for it in {STAND_INS}")
+    return name
+
+
+def ensure_stand_in(reference: str, debian_id: str) -> None:
+    """Builds the stand-in for `reference` unless the one there is from the same recipe."""
+    name = recipe_of(reference)
     recipe = STAND_INS / name
     context, inputs = (stage_rust_context(recipe) if name == "rust" else (recipe, []))
     key = digest([debian_id.encode(), *recipe_files(recipe), *inputs])

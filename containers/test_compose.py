@@ -152,6 +152,6 @@ def test_the_seed_profile_seeds_and_exits_0(stack):
 def test_down_with_volumes_leaves_nothing(stack):
     stack.compose("--profile", "seed", "down", "--volumes")
     for kind in ("container", "volume", "network"):
-        listed = support.podman(kind, "ls", *(["--all"] if kind == "container" else []),
+        listed = support.docker(kind, "ls", *(["--all"] if kind == "container" else []),
                                 "--filter", LABEL, "--quiet")
         assert listed.stdout.strip() == "", f"{kind}s left: {listed.stdout}"

@@ -5,7 +5,6 @@ why, is in kube.py."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -38,34 +37,55 @@ def run_image(reference: str) -> str:
     return reference
 
 
-def down(path: Path, played: kube.Played) -> None:
-    support.podman("kube", "down", str(path), check=False, timeout=120)
-    claims = [doc["metadata"]["name"] for doc in played.documents
-              if doc["kind"] == "PersistentVolumeClaim"]
-    if claims:
-        support.podman("volume", "rm", "--force", *claims, check=False)
+def network_option(workload: kube.Workload) -> str:
+    """The network, with the names of the Services that select the workload as aliases."""
+    return ",".join([f"{NETWORK}:alias={workload.aliases[0]}",
+                     *(f"alias={alias}" for alias in workload.aliases[1:])]) \
+        if workload.aliases else NETWORK
+
+
+def down(played: list[tuple[kube.Workload, Path]]) -> None:
+    for workload, path in reversed(played):
+        support.podman("kube", "down", str(path), check=False, timeout=120)
+    volumes = sorted({volume for workload, _ in played for volume in workload.volumes})
+    if volumes:
+        support.podman("volume", "rm", "--force", *volumes, check=False)
     support.podman("network", "rm", "--force", NETWORK, check=False)
 
 
 @pytest.fixture(scope="module")
 def played(images, tmp_path_factory):
-    result = kube.transform(support.k8s_documents(), run_image, support.free_port)
-    path = tmp_path_factory.mktemp("kube") / "played.yaml"
-    path.write_text(yaml.safe_dump_all(result.documents, sort_keys=False))
-    down(path, result)
+    workloads = kube.transform(support.k8s_documents(), run_image, support.free_port)
+    folder = tmp_path_factory.mktemp("kube")
+    files = []
+    for workload in workloads:
+        path = folder / f"{workload.name}.yaml"
+        path.write_text(yaml.safe_dump_all(workload.documents, sort_keys=False))
+        files.append((workload, path))
+    # What an interrupted run may have left.
+    down(files)
     support.podman("network", "create", NETWORK)
-    support.podman("kube", "play", "--network", NETWORK, str(path), timeout=300)
-    yield result
-    down(path, result)
+    try:
+        for workload, path in files:
+            support.podman("kube", "play", "--network", network_option(workload), str(path),
+                           timeout=300)
+        yield {workload.name: workload for workload in workloads}
+    finally:
+        down(files)
+    for kind in ("pod", "volume", "network"):
+        listed = support.podman(kind, "ls", "--quiet")
+        left = set(listed.stdout.split()) - {"podman"}
+        assert not left, f"{kind}s left: {left}"
 
 
-def containers(played: kube.Played):
-    """(pod, container's manifest, pod's security context, podman's inspection) of every container."""
-    for name, workload in played.workloads.items():
-        spec = workload["spec"]["template"]["spec"]
+def containers(played: dict[str, kube.Workload]):
+    """(workload, container's manifest, pod's security context, podman's inspection) of every
+    container of the manifests."""
+    for workload in played.values():
+        spec = workload.source["spec"]["template"]["spec"]
         for container in spec["containers"]:
-            inspected = json.loads(support.podman("container", "inspect", f"{name}-{container['name']}").stdout)[0]
-            yield name, container, spec.get("securityContext", {}), inspected
+            inspected = support.inspect("container", workload.container(container["name"]))
+            yield workload.name, container, spec.get("securityContext", {}), inspected
 
 
 def test_every_pod_runs_under_its_security_context_and_limits(played):
@@ -95,22 +115,21 @@ def test_every_pod_runs_under_its_security_context_and_limits(played):
             host = inspected["HostConfig"]
             assert host["CpuQuota"] * 1000 // host["CpuPeriod"] == millis, name
         checked += 1
-    assert checked >= len(played.workloads) >= 5
+    assert checked >= len(played) >= 5
 
 
 def test_every_program_serves_healthz(played):
-    served = {name: ports for name, ports in played.host_ports.items() if name in support.SERVED}
-    assert sorted(served) == sorted(support.SERVED)
-    for name, ports in served.items():
-        port = ports[name]["http"]
+    assert set(support.SERVED) <= set(played)
+    for name in support.SERVED:
+        port = played[name].host_ports[name]["http"]
         support.wait_until(f"{name}'s /healthz on 127.0.0.1:{port}",
                            lambda port=port: support.request(port, "GET", "/healthz")[0] == 200,
                            timeout=60)
 
 
 def test_a_vote_goes_end_to_end(played):
-    vote = played.host_ports["vote"]["vote"]["http"]
-    result = played.host_ports["result"]["result"]["http"]
+    vote = played["vote"].host_ports["vote"]["http"]
+    result = played["result"].host_ports["result"]["http"]
     support.wait_until("the result service answers", lambda: support.results(result) == {"a": 0, "b": 0},
                        timeout=90)
     assert support.vote(vote, "b") == 303
