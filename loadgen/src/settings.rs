@@ -275,7 +275,22 @@ impl Given {
 mod tests {
     use super::*;
 
+    /// Held by every test that reads the environment, and by the one that changes it, so
+    /// that no test reads a variable another test set for itself.
+    static ENVIRONMENT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn environment() -> std::sync::MutexGuard<'static, ()> {
+        ENVIRONMENT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn parse(args: &[&str]) -> Result<Settings, UsageError> {
+        let _environment = environment();
+        parse_holding_environment(args)
+    }
+
+    fn parse_holding_environment(args: &[&str]) -> Result<Settings, UsageError> {
         Settings::parse(args.iter().map(|arg| arg.to_string()))
     }
 
@@ -361,22 +376,28 @@ mod tests {
 
     #[test]
     fn the_environment_fills_in_and_a_flag_wins() {
-        // SAFETY of the test: no other test reads LOADGEN_VOTERS or LOADGEN_ENDPOINT without
-        // overriding them with a flag.
+        let _environment = environment();
+        // SAFETY of the test: every other test of this module reads the environment only while
+        // holding `ENVIRONMENT`, which this one holds until it has removed its variables.
         unsafe {
             std::env::set_var("LOADGEN_VOTERS", "12");
             std::env::set_var("LOADGEN_ENDPOINT", " ");
         }
-        let from_env = parse(&[]).unwrap();
+        let from_env = parse_holding_environment(&[]).unwrap();
         assert_eq!(from_env.voters, Some(12));
         assert_eq!(
             from_env.endpoint,
             Endpoint::Form,
             "an empty variable is unset"
         );
-        assert_eq!(parse(&["--voters", "3"]).unwrap().voters, Some(3));
+        assert_eq!(
+            parse_holding_environment(&["--voters", "3"])
+                .unwrap()
+                .voters,
+            Some(3)
+        );
         unsafe { std::env::set_var("LOADGEN_VOTERS", "none") };
-        let err = parse(&[]).unwrap_err().to_string();
+        let err = parse_holding_environment(&[]).unwrap_err().to_string();
         assert!(
             err.starts_with("LOADGEN_VOTERS=\"none\" is invalid"),
             "{err}"
