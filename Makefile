@@ -16,6 +16,7 @@ test:
 # Formatting, clippy, and the static checks of the deployment files.
 lint:
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(MAKE) lint-static
 	$(MAKE) lint-k8s
@@ -178,7 +179,7 @@ lint-monitoring: tools prometheus-tools
 	PROMTOOL=$(PROMTOOL) $(TOOLS_BIN)/python -m pytest --quiet checks/monitoring/test_static.py
 
 # The real programs (debug builds) scraped by a real Prometheus with the monitors'
-# relabelling, then every panel and alert expression asked of it: about 30 s after the build,
+# relabelling, then every panel and alert expression asked of it: about a minute after the build,
 # bounded at 3 minutes.
 test-monitoring: tools prometheus-tools
 	$(CARGO) build --workspace --bins
@@ -279,3 +280,61 @@ lint-chart: tools helm
 		--framework kubernetes --directory $(CHART_RENDERS)
 	$(K8S_TRIVY) config --quiet --skip-check-update --exit-code 1 --cache-dir .tools/trivy \
 		--ignorefile checks/trivyignore.yaml $(CHART_RENDERS)
+
+# --- Faults and soak (faults/; docs/RELIABILITY.md) ---------------------------------------------
+.PHONY: faults-tools test-faults soak
+# The harness's own Python packages, in the tools venv beside the linters': websockets for the
+# result pages' clients, matplotlib for the soak's picture.
+FAULTS_PINS := websockets==17.4 matplotlib==3.11.2
+FAULTS_STAMP := .tools/venv/.faults-pins-$(shell printf '%s' '$(FAULTS_PINS)' | cksum | cut -d' ' -f1)
+FAULTS_BUILD := $(CARGO) build --release -p vote -p worker -p result -p loadgen
+
+faults-tools: $(FAULTS_STAMP)
+
+$(FAULTS_STAMP): $(TOOLS_STAMP)
+	$(TOOLS_BIN)/pip install --quiet --disable-pip-version-check --only-binary=:all: \
+		$(FAULTS_PINS)
+	touch $@
+
+# The whole fleet from the release binaries on the loopback (three vote replicas behind nginx
+# with an endpoints controller, three workers, two result replicas, a Redis and a PostgreSQL of
+# its own), and seven fault scenarios under steady load, each ending with the ledger balanced.
+# Needs nginx (Debian package) and the PostgreSQL and Redis servers. Budget: 10 minutes on 2
+# cores once the binaries are built (about 6 on a quiet machine: each scenario 40 to 70 s);
+# the timeout ends a hung run. Figures in target/faults/summary.json, logs beside it.
+test-faults: faults-tools
+	$(FAULTS_BUILD)
+	timeout 900 $(TOOLS_BIN)/python -m pytest -p no:cacheprovider faults/test_scenarios.py
+
+# Not in CI: the fleet at 100 votes/s for SOAK_SECONDS (ten minutes), each program's memory and
+# the queue's depth sampled, drawn into docs/soak.png. `make soak SOAK_SECONDS=120` shortens it.
+SOAK_SECONDS ?= 600
+soak: faults-tools
+	$(FAULTS_BUILD)
+	SOAK_SECONDS=$(SOAK_SECONDS) $(TOOLS_BIN)/python -m faults.soak
+
+# --- Fuzzing (fuzz/; docs/fuzzing.md) ----------------------------------------------------------
+.PHONY: fuzz fuzz-tools
+# Seconds each target runs for, one target after another: `make fuzz FUZZ_SECONDS=600`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs)))
+CARGO_FUZZ_VERSION := 0.13.2
+
+# cargo-fuzz from the crate registry, when missing; it builds with the nightly toolchain that
+# the sanitizers need (rustup's `nightly`, which must be installed).
+fuzz-tools:
+	@cargo fuzz --version 2>/dev/null | grep -q ' $(CARGO_FUZZ_VERSION)$$' || \
+		$(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
+	@rustup run nightly rustc --version >/dev/null || \
+		{ echo "make fuzz needs the nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
+
+# Every target for FUZZ_SECONDS under nice, from its corpus (fuzz/corpus/, kept between runs,
+# not committed) and its seeds (fuzz/seeds/), with its dictionary of the format's tokens
+# (fuzz/dicts/). A crash stops here, its input saved under fuzz/artifacts/<target>/
+# (docs/fuzzing.md says what to do with it).
+fuzz: fuzz-tools
+	set -e; cd fuzz; for target in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$target; \
+		nice -n 10 cargo +nightly fuzz run $$target corpus/$$target seeds/$$target -- \
+			-max_total_time=$(FUZZ_SECONDS) -dict=dicts/$$target.dict -print_final_stats=1; \
+	done

@@ -80,9 +80,10 @@ def keys_starting_with(prefix):
 
 
 @contextmanager
-def running(program, queue, database_url):
-    """`program` listening on a free loopback port; yields the port. Stopped with SIGTERM."""
-    port = free_port()
+def running(program, queue, database_url, port=None):
+    """`program` listening on `port` (a free loopback port by default); yields the port.
+    Stopped with SIGTERM."""
+    port = port or free_port()
     environment = {
         "PORT": str(port),
         "REDIS_URL": f"redis://{REDIS[0]}:{REDIS[1]}/0",

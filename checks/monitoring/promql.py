@@ -35,10 +35,13 @@ def metric_names(expr):
     return sorted({name for name in IDENTIFIER.findall(text) if name.lower() not in KEYWORDS})
 
 
-def substitute(expr, rate_interval):
-    """`expr` with Grafana's range variables replaced by `rate_interval` (say `5m`)."""
+def substitute(expr, rate_interval, dashboard_range="1h"):
+    """`expr` with Grafana's range variables replaced: the rate and step ones by
+    `rate_interval` (say `5m`), the dashboard's time range by `dashboard_range`."""
     for variable in ("$__rate_interval", "${__rate_interval}", "$__interval", "${__interval}"):
         expr = expr.replace(variable, rate_interval)
+    for variable in ("$__range", "${__range}"):
+        expr = expr.replace(variable, dashboard_range)
     if "$" in expr:
         raise ValueError(f"a Grafana variable the checks do not know: {expr}")
     return expr

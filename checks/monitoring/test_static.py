@@ -184,6 +184,106 @@ def test_a_panel_query_that_does_not_parse_fails(tmp_path):
     assert checked.returncode != 0
 
 
+# --- The vote ledger's arithmetic, on series made for it ------------------------------------
+
+# Ten minutes of scrapes every 5 s (promtool's notation: `_` no sample, `stale` the series ends,
+# `AxN` A repeated N more times). vote-0 restarts in place between 15 s and 20 s: its `a` counter
+# goes from 10 straight to 15, which only its process_start_time_seconds tells from growth, and
+# its `b` from 4 to 1. vote-1 is a new pod. worker-0 dies and worker-1 takes over, counting 2
+# messages a second time. Accepted: a 10 + 15, b 4 + 1 + 3 = 33; processed 20 + 13, less the 2
+# counted twice: 31 stored; 2 waiting at the end; none in flight.
+VOTE_0, VOTE_1 = 'job="vote",instance="vote-0:8080"', 'job="vote",instance="vote-1:8080"'
+WORKER_0 = 'job="worker",instance="worker-0:8082"'
+WORKER_1 = 'job="worker",instance="worker-1:8082"'
+LEDGER_SERIES = {
+    f"process_start_time_seconds{{{VOTE_0}}}": "100 100 100 100 118 118x120",
+    f'vote_ballots_queued_total{{{VOTE_0},vote="a"}}': "0 10 10 10 15 15x120",
+    f'vote_ballots_queued_total{{{VOTE_0},vote="b"}}': "0 4 4 4 1 1x120",
+    f"process_start_time_seconds{{{VOTE_1}}}": "_ _ _ _ _ _ 130 130x120",
+    f'vote_ballots_queued_total{{{VOTE_1},vote="b"}}': "_ _ _ _ _ _ 3 3x120",
+    f"process_start_time_seconds{{{WORKER_0}}}": "90 90 90 90 stale",
+    f"worker_votes_processed_total{{{WORKER_0}}}": "0 5 20 20 stale",
+    f"worker_counted_twice_total{{{WORKER_0}}}": "0 0 0 0 stale",
+    f"worker_queue_depth{{{WORKER_0}}}": "0 3 0 0 stale",
+    f"worker_in_flight{{{WORKER_0}}}": "0 7 1 1 stale",
+    f"process_start_time_seconds{{{WORKER_1}}}": "_ _ _ _ _ 124 124x120",
+    f"worker_votes_processed_total{{{WORKER_1}}}": "_ _ _ _ _ 4 13x120",
+    f"worker_counted_twice_total{{{WORKER_1}}}": "_ _ _ _ _ 0 2x120",
+    f'worker_dead_letters_total{{{WORKER_1},reason="not_json"}}': "_ _ _ _ _ 0 0x120",
+    f"worker_queue_depth{{{WORKER_1}}}": "_ _ _ _ _ 2 2x120",
+    f"worker_in_flight{{{WORKER_1}}}": "_ _ _ _ _ 5 0x120",
+}
+LEDGER_EXPECTED = {
+    "accepted": 33,
+    "stored (counted once)": 31,
+    "dead-lettered": 0,
+    "more waiting": 2,
+    "more in flight": 0,
+    "unaccounted": 0,
+}
+
+
+def ledger_panel_test(tmp_path, panel):
+    """`promtool test rules` of the ledger panel's queries over LEDGER_SERIES, its range the
+    ten minutes."""
+    cases = [
+        {
+            "expr": promql.substitute(target["expr"], "1m", "10m"),
+            "eval_time": "10m",
+            "exp_samples": [{"labels": "{}", "value": LEDGER_EXPECTED[target["legendFormat"]]}],
+        }
+        for target in panel["targets"]
+    ]
+    path = tmp_path / "ledger-test.yml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "rule_files": [],
+                "tests": [
+                    {
+                        "interval": "5s",
+                        "input_series": [
+                            {"series": series, "values": values}
+                            for series, values in LEDGER_SERIES.items()
+                        ],
+                        "promql_expr_test": cases,
+                    }
+                ],
+            }
+        )
+    )
+    return subprocess.run([promtool(), "test", "rules", str(path)], capture_output=True, text=True)
+
+
+def ledger_panel():
+    (panel,) = [p for p in objects.dashboard()["panels"] if p["title"] == "Vote ledger"]
+    return panel
+
+
+def test_the_vote_ledger_counts_across_restarts_new_pods_and_messages_counted_twice(tmp_path):
+    panel = ledger_panel()
+    assert {target["legendFormat"] for target in panel["targets"]} == set(LEDGER_EXPECTED)
+    assert all(target.get("instant") for target in panel["targets"]), "it reads the range's end"
+    tested = ledger_panel_test(tmp_path, panel)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def test_a_ledger_that_misses_a_restart_in_place_fails(tmp_path):
+    # Without the restart check, vote-0's `a` going from 10 to 15 across its restart looks like
+    # growth of 5.
+    panel = copy.deepcopy(ledger_panel())
+    for target in panel["targets"]:
+        target["expr"] = target["expr"].replace(
+            " unless on (job, instance) "
+            "(process_start_time_seconds > process_start_time_seconds offset 15s)",
+            "",
+        )
+    tested = ledger_panel_test(tmp_path, panel)
+    assert tested.returncode != 0
+    # accepted 23 instead of 33, and 10 unaccounted the wrong way.
+    assert "got: {} 2.3E+01" in tested.stderr and "got: {} -1E+01" in tested.stderr, tested.stderr
+
+
 # --- The dashboard as Grafana lays it out ---------------------------------------------------
 
 

@@ -3,11 +3,14 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use awc::{Client, Connector, http::StatusCode};
-use serde::Deserialize;
-use service_kit::ballot::VoteOption;
+use awc::{
+    Client, Connector,
+    error::{ConnectError, SendRequestError},
+    http::StatusCode,
+};
+use ballot::{Tally, VoteOption};
 
-use crate::{plan::Tally, settings::Endpoint};
+use crate::settings::Endpoint;
 
 /// A vote the service has not answered by then counts as failed. The vote service answers
 /// 503 within 2 s when Redis does not (SPEC section 3), so this only catches a hung service.
@@ -19,6 +22,67 @@ const MAX_BODY: usize = 64 * 1024;
 
 /// Why a vote was not accepted, grouped for the report: the status, or the transport error.
 pub type Failure = String;
+
+/// What became of one vote, as far as the load generator can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// `303` (form) or `202` (API): Redis acknowledged the vote.
+    Accepted { status: u16 },
+    /// The service said it did not record the vote (a 4xx, or 503), or no connection could be
+    /// made, so nothing reached it.
+    Refused {
+        status: Option<u16>,
+        failure: Failure,
+    },
+    /// No answer (a timeout, a connection broken after the request went out) or an answer
+    /// that says neither: the vote may or may not have been recorded.
+    Unknown {
+        status: Option<u16>,
+        failure: Failure,
+    },
+}
+
+impl Answer {
+    /// Sorts the service's answer `status`, when it is not the one expected.
+    fn from_status(status: StatusCode) -> Answer {
+        let failure = format!("HTTP {status}");
+        let status_code = Some(status.as_u16());
+        if status.is_client_error() || status == StatusCode::SERVICE_UNAVAILABLE {
+            Answer::Refused {
+                status: status_code,
+                failure,
+            }
+        } else {
+            Answer::Unknown {
+                status: status_code,
+                failure,
+            }
+        }
+    }
+
+    fn from_error(err: SendRequestError) -> Answer {
+        let failure = err.to_string();
+        match err {
+            // Failures to make the connection, before a byte of the request is written. (awc
+            // also reports a connection closed after the request went out as a connect error,
+            // `Disconnected`: that one is unknown.)
+            SendRequestError::Connect(
+                ConnectError::Io(_)
+                | ConnectError::Timeout
+                | ConnectError::Resolver(_)
+                | ConnectError::NoRecords
+                | ConnectError::Unresolved,
+            ) => Answer::Refused {
+                status: None,
+                failure,
+            },
+            _ => Answer::Unknown {
+                status: None,
+                failure,
+            },
+        }
+    }
+}
 
 /// Posts votes to one vote service over a pool of kept-alive connections.
 pub struct VoteClient {
@@ -42,7 +106,7 @@ impl VoteClient {
     }
 
     /// Casts `option`, as the voter with id `voter_id`, or as a new voter when `None`.
-    pub async fn vote(&self, option: VoteOption, voter_id: Option<&str>) -> Result<(), Failure> {
+    pub async fn vote(&self, option: VoteOption, voter_id: Option<&str>) -> Answer {
         let mut request = self.client.post(&self.url);
         if let Some(voter_id) = voter_id {
             request = request.insert_header(("Cookie", format!("voter_id={voter_id}")));
@@ -61,13 +125,18 @@ impl VoteClient {
                 StatusCode::ACCEPTED,
             ),
         };
-        let mut response = sent.await.map_err(|err| err.to_string())?;
+        let mut response = match sent.await {
+            Ok(response) => response,
+            Err(err) => return Answer::from_error(err),
+        };
         // Reading the body to its end is what returns the connection to the pool.
         let _ = response.body().limit(MAX_BODY).await;
         if response.status() == accepted {
-            Ok(())
+            Answer::Accepted {
+                status: accepted.as_u16(),
+            }
         } else {
-            Err(format!("HTTP {}", response.status()))
+            Answer::from_status(response.status())
         }
     }
 }
@@ -78,12 +147,6 @@ pub struct ResultClient {
     url: String,
 }
 
-/// `GET /api/results`: `{"counts":{"a":1,"b":2},"total":3}`.
-#[derive(Deserialize)]
-struct Results {
-    counts: Tally,
-}
-
 impl ResultClient {
     pub fn new(result_url: &str) -> ResultClient {
         ResultClient {
@@ -92,6 +155,7 @@ impl ResultClient {
         }
     }
 
+    /// `GET /api/results`: `{"counts":{"a":1,"b":2},"total":3}`.
     pub async fn tally(&self) -> anyhow::Result<Tally> {
         let mut response = self
             .client
@@ -111,9 +175,8 @@ impl ResultClient {
             .limit(MAX_BODY)
             .await
             .with_context(|| format!("reading the answer of {}", self.url))?;
-        let results: Results = serde_json::from_slice(&body)
-            .with_context(|| format!("{} did not answer the results JSON", self.url))?;
-        Ok(results.counts)
+        Tally::from_json(&body)
+            .with_context(|| format!("{} did not answer the results JSON", self.url))
     }
 }
 

@@ -3,7 +3,11 @@ use std::process::ExitCode;
 use loadgen::settings::{Settings, UsageError};
 
 fn main() -> ExitCode {
-    let settings = match Settings::parse(std::env::args().skip(1)) {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("ledger") {
+        return loadgen::ledger::main(args.skip(1));
+    }
+    let settings = match Settings::parse(args) {
         Ok(settings) => settings,
         Err(UsageError::Help) => {
             println!("{}", UsageError::Help);

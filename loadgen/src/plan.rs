@@ -4,7 +4,7 @@
 //! Everything here is a pure function of the settings, so a run is reproducible and its
 //! expected totals are exact.
 
-use service_kit::ballot::VoteOption;
+use ballot::{Tally, VoteOption};
 
 /// The votes of one run, numbered `0..votes`.
 #[derive(Debug, Clone, Copy)]
@@ -17,33 +17,6 @@ pub struct Plan {
     population: u64,
     /// How many lanes run at once.
     lanes: u64,
-}
-
-/// Votes per option.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
-pub struct Tally {
-    pub a: u64,
-    pub b: u64,
-}
-
-impl Tally {
-    pub fn add(&mut self, option: VoteOption) {
-        match option {
-            VoteOption::A => self.a += 1,
-            VoteOption::B => self.b += 1,
-        }
-    }
-
-    pub fn total(&self) -> u64 {
-        self.a + self.b
-    }
-
-    pub fn plus(&self, other: Tally) -> Tally {
-        Tally {
-            a: self.a + other.a,
-            b: self.b + other.b,
-        }
-    }
 }
 
 impl Plan {

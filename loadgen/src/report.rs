@@ -2,7 +2,9 @@
 
 use std::{collections::BTreeMap, fmt, time::Duration};
 
-use crate::{client::Failure, plan::Tally, settings::Settings};
+use ballot::Tally;
+
+use crate::{client::Failure, settings::Settings};
 
 /// Request latencies in microseconds, sorted.
 #[derive(Debug, Clone)]
@@ -37,7 +39,7 @@ pub enum ResultWait {
         expected: Tally,
         last_seen: Option<Tally>,
     },
-    /// Some votes failed, so the totals to expect are unknown.
+    /// Whether some votes were recorded is unknown, and so are the totals to expect.
     Skipped,
 }
 
@@ -46,7 +48,12 @@ pub struct Report {
     pub settings: Settings,
     /// The votes sent, per option.
     pub cast: Tally,
+    /// Acknowledged: `303` (form) or `202` (API).
     pub accepted: u64,
+    /// Not recorded, as the service said (a 4xx or a 503) or since no connection was made.
+    pub refused: u64,
+    /// Whether they were recorded is unknown: no answer, or an unexpected one.
+    pub unknown: u64,
     /// How many requests were in flight at once: the concurrency asked for, or fewer when
     /// there are fewer voters (one voter's votes go one after the other).
     pub lanes: u64,
@@ -60,9 +67,17 @@ pub struct Report {
 }
 
 impl Report {
-    /// Every vote accepted and, if asked, shown by the result service.
+    /// Every vote accepted and, if asked, shown by the result service. With
+    /// `--allow-failures`, votes that were not accepted are only reported, and the result
+    /// must show the accepted ones when it can be known what that is.
     pub fn succeeded(&self) -> bool {
-        self.failures.is_empty() && matches!(self.result, None | Some(ResultWait::Shown { .. }))
+        let allowed = self.settings.allow_failures;
+        (self.failures.is_empty() || allowed)
+            && match self.result {
+                None | Some(ResultWait::Shown { .. }) => true,
+                Some(ResultWait::Skipped) => allowed,
+                Some(ResultWait::TimedOut { .. }) => false,
+            }
     }
 
     pub fn votes_per_second(&self) -> f64 {
@@ -81,9 +96,14 @@ impl fmt::Display for Report {
             Some(voters) => format!("re-votes by {voters} voters"),
             None => "each by a new voter".to_owned(),
         };
+        let pace = if settings.rate > 0.0 {
+            format!(", aiming at {} votes/s", settings.rate)
+        } else {
+            String::new()
+        };
         writeln!(
             f,
-            "posted {} votes (a {}, b {}) to {} ({}), {who}, {} at once",
+            "posted {} votes (a {}, b {}) to {} ({}), {who}, {} at once{pace}",
             self.cast.total(),
             self.cast.a,
             self.cast.b,
@@ -97,6 +117,15 @@ impl fmt::Display for Report {
             self.accepted,
             self.elapsed.as_secs_f64(),
             self.votes_per_second()
+        )?;
+        writeln!(
+            f,
+            "sent {}: acknowledged {}, refused {}, unknown {}, failed {}",
+            self.cast.total(),
+            self.accepted,
+            self.refused,
+            self.unknown,
+            self.refused + self.unknown,
         )?;
         writeln!(
             f,
@@ -135,9 +164,15 @@ impl fmt::Display for Report {
                     None => writeln!(f, "it did not answer"),
                 }
             }
-            Some(ResultWait::Skipped) => {
-                writeln!(f, "result not awaited: some votes failed")
-            }
+            Some(ResultWait::Skipped) => writeln!(
+                f,
+                "result not awaited: whether {} votes were recorded is unknown",
+                self.unknown
+            ),
+        }?;
+        match &settings.acks {
+            Some(path) => writeln!(f, "every vote's outcome is in {}", path.display()),
+            None => Ok(()),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! so that the compose `seed` profile configures the generator without a shell. A flag wins
 //! over its variable; an empty variable counts as unset, as everywhere in the app.
 
-use std::{collections::HashMap, fmt::Display, str::FromStr, time::Duration};
+use std::{collections::HashMap, fmt::Display, path::PathBuf, str::FromStr, time::Duration};
 
 use service_kit::config::var_or;
 
@@ -39,8 +39,12 @@ impl FromStr for Endpoint {
 pub struct Settings {
     /// The vote service's base URL.
     pub vote_url: String,
-    /// How many votes to post.
+    /// How many votes to post; with a duration, the most to post (unlimited unless given).
     pub votes: u64,
+    /// `Some(d)`: post for `d`, then stop (at `votes`, if that comes first).
+    pub duration: Option<Duration>,
+    /// Votes per second to aim at, all lanes together; 0: as fast as the service answers.
+    pub rate: f64,
     /// How many requests are in flight at once.
     pub concurrency: usize,
     /// The share of votes that go to option a, from 0 to 1.
@@ -53,6 +57,11 @@ pub struct Settings {
     pub result_url: Option<String>,
     /// How long to wait for the result service to show the expected totals.
     pub wait_timeout: Duration,
+    /// Where to write one JSON line per attempt ([`crate::acks`]), if anywhere.
+    pub acks: Option<PathBuf>,
+    /// Exit 0 even when some votes were refused or their outcome is unknown: under faults, the
+    /// run's job is to report them (and the acknowledgements file to list them).
+    pub allow_failures: bool,
 }
 
 /// The flags, their environment variables, and what they mean; `--help` prints it.
@@ -60,7 +69,11 @@ pub const USAGE: &str = "\
 usage: loadgen [--flag value]...   (each flag also reads the environment variable shown)
 
   --url URL             LOADGEN_URL           vote service (default http://localhost:8080)
-  --votes N             LOADGEN_VOTES         votes to post (default 1000)
+  --votes N             LOADGEN_VOTES         votes to post (default 1000; with
+                                              --duration-secs, no limit unless given)
+  --duration-secs D     LOADGEN_DURATION_SECS post for D seconds instead of a number of votes
+  --rate R              LOADGEN_RATE          votes per second to aim at, all connections
+                                              together (default 0: as fast as answered)
   --concurrency C       LOADGEN_CONCURRENCY   requests in flight at once (default 10)
   --split S             LOADGEN_SPLIT         share of votes for option a, 0 to 1 (default 0.5)
   --voters P            LOADGEN_VOTERS        a fixed population of P voters re-voting
@@ -70,9 +83,18 @@ usage: loadgen [--flag value]...   (each flag also reads the environment variabl
   --wait-result URL     LOADGEN_WAIT_RESULT   result service to watch until it shows the
                                               votes (default: do not wait)
   --timeout-secs T      LOADGEN_TIMEOUT_SECS  how long to wait for the result (default 60)
+  --acks FILE           LOADGEN_ACKS          write one JSON line per vote posted: voter_id,
+                                              vote, outcome (ack, refused, unknown), times
+  --allow-failures      LOADGEN_ALLOW_FAILURES=true   exit 0 even if votes were refused or
+                                              their outcome is unknown (a run under faults)
+
+A voter never has two votes in flight, and waits at least 5 ms after one vote is answered
+before posting the next, so the service stamps each re-vote with a later millisecond.
 
 Exits 0 when every vote was accepted (and, with --wait-result, shown in time), 1 otherwise,
-2 on a usage error.";
+2 on a usage error.
+
+  loadgen ledger --help   where every acknowledged vote of an --acks file is now";
 
 /// Why the command line or the environment cannot be used. The message names the flag or the
 /// variable.
@@ -93,7 +115,7 @@ impl Display for UsageError {
 }
 
 /// A setting's flag and environment variable.
-type Setting = (&'static str, &'static str);
+pub(crate) type Setting = (&'static str, &'static str);
 
 const URL: Setting = ("--url", "LOADGEN_URL");
 const VOTES: Setting = ("--votes", "LOADGEN_VOTES");
@@ -103,7 +125,11 @@ const VOTERS: Setting = ("--voters", "LOADGEN_VOTERS");
 const ENDPOINT: Setting = ("--endpoint", "LOADGEN_ENDPOINT");
 const WAIT_RESULT: Setting = ("--wait-result", "LOADGEN_WAIT_RESULT");
 const TIMEOUT_SECS: Setting = ("--timeout-secs", "LOADGEN_TIMEOUT_SECS");
-const ALL: [Setting; 8] = [
+const DURATION_SECS: Setting = ("--duration-secs", "LOADGEN_DURATION_SECS");
+const RATE: Setting = ("--rate", "LOADGEN_RATE");
+const ACKS: Setting = ("--acks", "LOADGEN_ACKS");
+const ALLOW_FAILURES: Setting = ("--allow-failures", "LOADGEN_ALLOW_FAILURES");
+const ALL: [Setting; 12] = [
     URL,
     VOTES,
     CONCURRENCY,
@@ -112,24 +138,37 @@ const ALL: [Setting; 8] = [
     ENDPOINT,
     WAIT_RESULT,
     TIMEOUT_SECS,
+    DURATION_SECS,
+    RATE,
+    ACKS,
+    ALLOW_FAILURES,
 ];
+/// The settings given as a bare flag, without a value: `--allow-failures` means true.
+const SWITCHES: [Setting; 1] = [ALLOW_FAILURES];
 
 impl Settings {
     /// Reads `args` (without the program name: `--votes 100` or `--votes=100`) over the
     /// environment.
     pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Settings, UsageError> {
-        let mut given = Given::from_args(args)?;
+        let mut given = Given::from_args(args, &ALL, &SWITCHES)?;
+        let duration = given.seconds(DURATION_SECS)?;
         let settings = Settings {
             vote_url: given
                 .text(URL)
                 .unwrap_or_else(|| "http://localhost:8080".to_owned()),
-            votes: given.parsed(VOTES)?.unwrap_or(1000),
+            votes: given
+                .parsed(VOTES)?
+                .unwrap_or(if duration.is_some() { u64::MAX } else { 1000 }),
+            duration,
+            rate: given.parsed(RATE)?.unwrap_or(0.0),
             concurrency: given.parsed(CONCURRENCY)?.unwrap_or(10),
             split: given.parsed(SPLIT)?.unwrap_or(0.5),
             voters: given.parsed(VOTERS)?,
             endpoint: given.parsed(ENDPOINT)?.unwrap_or(Endpoint::Form),
             result_url: given.text(WAIT_RESULT),
             wait_timeout: Duration::from_secs(given.parsed(TIMEOUT_SECS)?.unwrap_or(60)),
+            acks: given.text(ACKS).map(PathBuf::from),
+            allow_failures: given.parsed(ALLOW_FAILURES)?.unwrap_or(false),
         };
         settings.check()
     }
@@ -145,17 +184,26 @@ impl Settings {
         if self.voters == Some(0) {
             return invalid("--voters must be at least 1");
         }
+        if !(self.rate.is_finite() && self.rate >= 0.0) {
+            return invalid("--rate must be a number of votes per second, 0 for no limit");
+        }
         Ok(self)
     }
 }
 
 /// The flags given on the command line, consulted before the environment.
-struct Given {
+pub(crate) struct Given {
     flags: HashMap<&'static str, String>,
 }
 
 impl Given {
-    fn from_args(args: impl IntoIterator<Item = String>) -> Result<Given, UsageError> {
+    /// `known`: the settings there are; `switches`: those of them that stand alone
+    /// (`--json`, true) or take an inline value (`--json=false`), never the next argument.
+    pub(crate) fn from_args(
+        args: impl IntoIterator<Item = String>,
+        known: &[Setting],
+        switches: &[Setting],
+    ) -> Result<Given, UsageError> {
         let mut flags = HashMap::new();
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -166,12 +214,17 @@ impl Given {
                 Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
                 None => (arg, None),
             };
-            let Some(&(flag, _)) = ALL.iter().find(|(flag, _)| *flag == name) else {
+            let Some(&(flag, _)) = known.iter().find(|(flag, _)| *flag == name) else {
                 return Err(UsageError::Invalid(format!("unknown argument {name:?}")));
             };
-            let value = inline_value
-                .or_else(|| args.next())
-                .ok_or_else(|| UsageError::Invalid(format!("{flag} needs a value")))?;
+            let switch = switches.iter().any(|(switch, _)| *switch == flag);
+            let value = match inline_value {
+                Some(value) => value,
+                None if switch => "true".to_owned(),
+                None => args
+                    .next()
+                    .ok_or_else(|| UsageError::Invalid(format!("{flag} needs a value")))?,
+            };
             flags.insert(flag, value);
         }
         Ok(Given { flags })
@@ -187,11 +240,22 @@ impl Given {
         (!value.is_empty()).then_some((variable, value))
     }
 
-    fn text(&mut self, setting: Setting) -> Option<String> {
+    pub(crate) fn text(&mut self, setting: Setting) -> Option<String> {
         self.lookup(setting).map(|(_, value)| value)
     }
 
-    fn parsed<T>(&mut self, setting: Setting) -> Result<Option<T>, UsageError>
+    /// The setting as a non-negative number of seconds, fractions allowed.
+    pub(crate) fn seconds(&mut self, setting: Setting) -> Result<Option<Duration>, UsageError> {
+        self.parsed::<f64>(setting)?
+            .map(|seconds| {
+                Duration::try_from_secs_f64(seconds).map_err(|_| {
+                    UsageError::Invalid(format!("{} must be a number of seconds", setting.0))
+                })
+            })
+            .transpose()
+    }
+
+    pub(crate) fn parsed<T>(&mut self, setting: Setting) -> Result<Option<T>, UsageError>
     where
         T: FromStr,
         T::Err: Display,
@@ -211,7 +275,22 @@ impl Given {
 mod tests {
     use super::*;
 
+    /// Held by every test that reads the environment, and by the one that changes it, so
+    /// that no test reads a variable another test set for itself.
+    static ENVIRONMENT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn environment() -> std::sync::MutexGuard<'static, ()> {
+        ENVIRONMENT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn parse(args: &[&str]) -> Result<Settings, UsageError> {
+        let _environment = environment();
+        parse_holding_environment(args)
+    }
+
+    fn parse_holding_environment(args: &[&str]) -> Result<Settings, UsageError> {
         Settings::parse(args.iter().map(|arg| arg.to_string()))
     }
 
@@ -246,6 +325,43 @@ mod tests {
     }
 
     #[test]
+    fn steady_load_acks_and_allowed_failures() {
+        let settings = parse(&[
+            "--duration-secs",
+            "2.5",
+            "--rate",
+            "200",
+            "--acks",
+            "/tmp/acks.jsonl",
+            "--allow-failures",
+        ])
+        .unwrap();
+        assert_eq!(settings.duration, Some(Duration::from_millis(2500)));
+        assert_eq!(settings.votes, u64::MAX, "no limit but the duration");
+        assert_eq!(settings.rate, 200.0);
+        assert_eq!(settings.acks, Some(PathBuf::from("/tmp/acks.jsonl")));
+        assert!(settings.allow_failures);
+
+        let both = parse(&["--duration-secs", "9", "--votes", "10"]).unwrap();
+        assert_eq!(
+            (both.duration, both.votes),
+            (Some(Duration::from_secs(9)), 10)
+        );
+        let defaults = parse(&["--allow-failures=false"]).unwrap();
+        assert_eq!((defaults.duration, defaults.votes), (None, 1000));
+        assert_eq!((defaults.rate, defaults.acks), (0.0, None));
+        assert!(!defaults.allow_failures);
+
+        // A switch never takes the next argument as its value.
+        let err = parse(&["--allow-failures", "yes"]).unwrap_err().to_string();
+        assert!(err.starts_with("unknown argument \"yes\""), "{err}");
+        let err = parse(&["--rate", "-1"]).unwrap_err().to_string();
+        assert!(err.starts_with("--rate must be"), "{err}");
+        let err = parse(&["--duration-secs", "-1"]).unwrap_err().to_string();
+        assert!(err.starts_with("--duration-secs must be"), "{err}");
+    }
+
+    #[test]
     fn errors_name_the_flag() {
         let err = parse(&["--votes", "many"]).unwrap_err().to_string();
         assert!(err.starts_with("--votes=\"many\" is invalid"), "{err}");
@@ -260,22 +376,28 @@ mod tests {
 
     #[test]
     fn the_environment_fills_in_and_a_flag_wins() {
-        // SAFETY of the test: no other test reads LOADGEN_VOTERS or LOADGEN_ENDPOINT without
-        // overriding them with a flag.
+        let _environment = environment();
+        // SAFETY of the test: every other test of this module reads the environment only while
+        // holding `ENVIRONMENT`, which this one holds until it has removed its variables.
         unsafe {
             std::env::set_var("LOADGEN_VOTERS", "12");
             std::env::set_var("LOADGEN_ENDPOINT", " ");
         }
-        let from_env = parse(&[]).unwrap();
+        let from_env = parse_holding_environment(&[]).unwrap();
         assert_eq!(from_env.voters, Some(12));
         assert_eq!(
             from_env.endpoint,
             Endpoint::Form,
             "an empty variable is unset"
         );
-        assert_eq!(parse(&["--voters", "3"]).unwrap().voters, Some(3));
+        assert_eq!(
+            parse_holding_environment(&["--voters", "3"])
+                .unwrap()
+                .voters,
+            Some(3)
+        );
         unsafe { std::env::set_var("LOADGEN_VOTERS", "none") };
-        let err = parse(&[]).unwrap_err().to_string();
+        let err = parse_holding_environment(&[]).unwrap_err().to_string();
         assert!(
             err.starts_with("LOADGEN_VOTERS=\"none\" is invalid"),
             "{err}"

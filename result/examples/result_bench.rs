@@ -28,7 +28,7 @@ use std::{
 use anyhow::{Context, bail};
 use awc::ws::{Frame, Message};
 use futures_util::{SinkExt, StreamExt, future::join_all};
-use result::tally::Tally;
+use result::tally;
 use service_kit::postgres::PostgresConfig;
 
 /// The longest any one step may take before the benchmark gives up: far above the targets, so
@@ -240,16 +240,16 @@ async fn measure_reads(admin_url: &str, name: &str, votes: u64, reads: u64) -> a
 
     // The service's own pool and read, as it runs them.
     let pool = PostgresConfig::parse(&url, None)?.pool(1, PATIENCE);
-    let tally = Tally::read(&pool, PATIENCE).await?;
-    anyhow::ensure!(tally.total() == votes as i64, "the tally is {tally:?}");
+    let tally = tally::read(&pool, PATIENCE).await?;
+    anyhow::ensure!(tally.total() == votes, "the tally is {tally:?}");
     let mut tally_reads = Vec::new();
     // The first reads warm the connection's prepared statement and the buffer cache.
     for _ in 0..100 {
-        Tally::read(&pool, PATIENCE).await?;
+        tally::read(&pool, PATIENCE).await?;
     }
     for _ in 0..reads {
         let started = Instant::now();
-        Tally::read(&pool, PATIENCE).await?;
+        tally::read(&pool, PATIENCE).await?;
         tally_reads.push(started.elapsed());
     }
     println!("tally-read: the result service's read (vote_tally), {reads} reads:");

@@ -29,7 +29,7 @@ pub struct Settings {
     pub app_version: String,
     pub safety_poll: Duration,
     /// How long a stopping service keeps serving with readiness 503 (SPEC section 6).
-    pub drain: Duration,
+    pub shutdown_drain: Duration,
     pub sockets: crate::routes::SocketSettings,
 }
 
@@ -46,7 +46,7 @@ impl Settings {
             option_b: environment.text("OPTION_B"),
             app_version: config::app_version(env!("CARGO_PKG_VERSION")),
             safety_poll: environment.seconds("TALLY_POLL_SECONDS")?,
-            drain: environment.seconds("SHUTDOWN_DRAIN_SECONDS")?,
+            shutdown_drain: environment.seconds("SHUTDOWN_DRAIN_SECONDS")?,
             sockets: crate::routes::SocketSettings::from_environment(environment)?,
         })
     }

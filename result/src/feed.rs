@@ -13,8 +13,9 @@ use std::{
     time::Duration,
 };
 
+use ballot::Tally;
 use deadpool_postgres::Pool;
-use service_kit::{lifecycle::Lifecycle, postgres::PostgresConfig};
+use service_kit::{backoff::Backoff, lifecycle::Lifecycle, postgres::PostgresConfig};
 use tokio::{
     sync::{Notify, watch},
     time::{self, MissedTickBehavior},
@@ -22,7 +23,7 @@ use tokio::{
 use tokio_postgres::AsyncMessage;
 use tracing::{debug, info, warn};
 
-use crate::{metrics::ResultMetrics, tally::Tally};
+use crate::{metrics::ResultMetrics, tally};
 
 /// The channel the worker's triggers notify at the commit of every change to `votes`.
 pub const CHANNEL: &str = "votes_changed";
@@ -102,14 +103,14 @@ impl TallyFeed {
     /// connection listened are lost, and the read after LISTEN covers them. An outage is
     /// logged when it begins and when it ends, not at every retry.
     async fn listen(&self, wake: &Notify) {
-        let mut delay = RECONNECT_FIRST_DELAY;
+        let mut backoff = Backoff::new(RECONNECT_FIRST_DELAY, RECONNECT_MAX_DELAY);
         // Whether the current failure has been logged.
         let mut logged = false;
         loop {
             let mut listened = false;
             let why = self.hold_listen(wake, &mut listened).await;
             if listened {
-                delay = RECONNECT_FIRST_DELAY;
+                backoff.reset();
                 logged = false;
             }
             if logged {
@@ -124,8 +125,7 @@ impl TallyFeed {
                 );
                 logged = true;
             }
-            time::sleep(delay).await;
-            delay = (delay * 2).min(RECONNECT_MAX_DELAY);
+            time::sleep(backoff.next_delay()).await;
         }
     }
 
@@ -187,7 +187,7 @@ impl TallyFeed {
             .lock()
             .expect("no holder of the lock panics")
             .take();
-        match Tally::read(&self.pool, READ_TIMEOUT).await {
+        match tally::read(&self.pool, READ_TIMEOUT).await {
             Ok(tally) => {
                 if !self.metrics.tally_read(true) {
                     info!(

@@ -1,7 +1,7 @@
 //! The result service of SPEC section 5: a live page of the tally, pushed over WebSockets.
 //!
 //! - [`configuration`]: the settings, from environment variables.
-//! - [`tally`]: the counts per option, how they are read from PostgreSQL and shown.
+//! - [`tally`]: how the tally is read from PostgreSQL.
 //! - [`feed`]: the one task per process that keeps the tally current (LISTEN, safety poll,
 //!   reconnects) and publishes it to every socket.
 //! - [`routes`]: the page, its assets, `/api/results` and `/ws`.

@@ -2,14 +2,15 @@
 
 use std::{future::Future, io, time::Duration};
 
-use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+use actix_web::{dev::Server, web};
 use anyhow::Context;
+use ballot::Tally;
 use deadpool_postgres::Pool;
 use service_kit::{
     config,
-    http::security_headers,
-    lifecycle::{IN_FLIGHT_GRACE_SECS, Lifecycle, serve_until},
-    metrics::{Metrics, observe},
+    lifecycle::{Lifecycle, serve_until},
+    metrics::Metrics,
+    server::WebServer,
 };
 use tokio::{sync::watch, task::JoinHandle};
 
@@ -18,7 +19,6 @@ use crate::{
     feed::{FirstRead, TallyFeed},
     metrics::ResultMetrics,
     routes,
-    tally::Tally,
 };
 
 /// Reads of the tally take one connection; the second lets a read run while a replacement
@@ -32,7 +32,7 @@ pub struct Application {
     port: u16,
     server: Server,
     lifecycle: Lifecycle,
-    drain: Duration,
+    shutdown_drain: Duration,
     feed: JoinHandle<()>,
     pool: Pool,
 }
@@ -50,12 +50,11 @@ impl Application {
             option_b = %settings.option_b,
             app_version = %settings.app_version,
             safety_poll_ms = settings.safety_poll.as_millis() as u64,
-            drain_ms = settings.drain.as_millis() as u64,
+            shutdown_drain_ms = settings.shutdown_drain.as_millis() as u64,
             "starting the result service"
         );
-        let listener = service_kit::net::listen_on_all_interfaces(settings.port)
-            .with_context(|| format!("cannot listen on port {} (PORT)", settings.port))?;
-        let port = listener.local_addr()?.port();
+        let server = WebServer::bind(settings.port)?;
+        let port = server.port();
         let page = web::Data::new(
             routes::Page::new(&settings, config::hostname())
                 .context("compiling the page template")?,
@@ -72,28 +71,23 @@ impl Application {
         let (publish, tally) = watch::channel(Tally::default());
 
         let tally = web::Data::new(tally);
-        let metrics = web::Data::new(metrics);
         let result_metrics_data = web::Data::new(result_metrics.clone());
-        let lifecycle_data = web::Data::new(lifecycle.clone());
         let first_read_data = web::Data::new(first_read.clone());
         let sockets = web::Data::new(routes::Sockets::new(settings.sockets));
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(security_headers())
-                .wrap(from_fn(observe))
-                .app_data(page.clone())
-                .app_data(tally.clone())
-                .app_data(metrics.clone())
-                .app_data(result_metrics_data.clone())
-                .app_data(lifecycle_data.clone())
-                .app_data(first_read_data.clone())
-                .app_data(sockets.clone())
-                .configure(routes::configure)
-        })
-        .listen(listener)?
-        .disable_signals()
-        .shutdown_timeout(IN_FLIGHT_GRACE_SECS)
-        .run();
+        let server = server.start(
+            metrics,
+            lifecycle.clone(),
+            routes::readyz,
+            move |config: &mut web::ServiceConfig| {
+                config
+                    .app_data(page.clone())
+                    .app_data(tally.clone())
+                    .app_data(result_metrics_data.clone())
+                    .app_data(first_read_data.clone())
+                    .app_data(sockets.clone());
+                routes::configure(config);
+            },
+        )?;
         tracing::info!(port, "listening");
 
         // Last, so that no error path above leaves it running.
@@ -113,7 +107,7 @@ impl Application {
             port,
             server,
             lifecycle,
-            drain: settings.drain,
+            shutdown_drain: settings.shutdown_drain,
             feed,
             pool,
         })
@@ -127,7 +121,13 @@ impl Application {
     /// every socket closed with 1001 at once, in-flight requests finished, the database
     /// connections closed.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let served = serve_until(self.server, self.lifecycle.clone(), shutdown, self.drain).await;
+        let served = serve_until(
+            self.server,
+            self.lifecycle.clone(),
+            shutdown,
+            self.shutdown_drain,
+        )
+        .await;
         // Also when the server ended on its own, so that the feed ends.
         self.lifecycle.begin_shutdown();
         // The feed ends on the lifecycle's stop, dropping whatever database wait it was in;

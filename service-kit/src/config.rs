@@ -1,6 +1,6 @@
 //! Settings come from environment variables, each with a default (SPEC section 1).
 
-use std::{env, fmt::Display, str::FromStr, time::Duration};
+use std::{env, ffi::OsStr, fmt::Display, str::FromStr, time::Duration};
 
 /// A variable is set to something the program cannot use. The message names the variable so
 /// that an operator knows what to change.
@@ -25,13 +25,49 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The value of `name`, or `default` when it is unset or empty (an empty value in a compose
-/// file or a manifest means "not configured", never "the empty string").
+/// The value of `name` as it is set: `None` when it is unset or empty (an empty value in a
+/// compose file or a manifest means "not configured", never "the empty string").
+pub fn value_of(name: &str) -> Option<String> {
+    set_value(env::var_os(name).as_deref())
+}
+
+/// A variable's raw value (`None`: unset) as [`value_of`] reads it. A value that is not UTF-8
+/// is kept, each bad byte as U+FFFD, so that it is refused (or shown) by whatever reads it
+/// rather than taken as unset, which would silently give the default.
+pub fn set_value(raw: Option<&OsStr>) -> Option<String> {
+    raw.map(OsStr::to_string_lossy)
+        .filter(|value| !value.trim().is_empty())
+        .map(|value| value.into_owned())
+}
+
+/// `value`, as `name` is set, parsed as a `T` (surrounding spaces ignored); the error names
+/// the variable.
+pub fn parse_value<T>(name: &'static str, value: &str) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    value.trim().parse().map_err(|err: T::Err| ConfigError {
+        name,
+        value: Some(value.to_owned()),
+        reason: err.to_string(),
+    })
+}
+
+/// `value`, as `name` is set, as a non-negative number of seconds (fractions allowed, so tests
+/// can say `0.2`).
+pub fn seconds_value(name: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    let seconds: f64 = parse_value(name, value)?;
+    Duration::try_from_secs_f64(seconds).map_err(|err| ConfigError {
+        name,
+        value: Some(seconds.to_string()),
+        reason: err.to_string(),
+    })
+}
+
+/// The value of `name`, or `default` when it is unset or empty.
 pub fn var_or(name: &'static str, default: &str) -> String {
-    match env::var(name) {
-        Ok(value) if !value.trim().is_empty() => value,
-        _ => default.to_owned(),
-    }
+    value_of(name).unwrap_or_else(|| default.to_owned())
 }
 
 /// `name` parsed as a `T`, or `default` when it is unset or empty.
@@ -40,27 +76,12 @@ where
     T: FromStr,
     T::Err: Display,
 {
-    match env::var(name) {
-        Ok(value) if !value.trim().is_empty() => {
-            value.trim().parse().map_err(|err: T::Err| ConfigError {
-                name,
-                value: Some(value),
-                reason: err.to_string(),
-            })
-        }
-        _ => Ok(default),
-    }
+    value_of(name).map_or(Ok(default), |value| parse_value(name, &value))
 }
 
-/// `name` as a non-negative number of seconds (fractions allowed, so tests can say `0.2`), or
-/// `default` when it is unset or empty.
+/// `name` as a non-negative number of seconds, or `default` when it is unset or empty.
 pub fn seconds_or(name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
-    let seconds: f64 = parse_or(name, default.as_secs_f64())?;
-    Duration::try_from_secs_f64(seconds).map_err(|err| ConfigError {
-        name,
-        value: Some(seconds.to_string()),
-        reason: err.to_string(),
-    })
+    value_of(name).map_or(Ok(default), |value| seconds_value(name, &value))
 }
 
 /// The version shown on the pages: `APP_VERSION`, or the version of the crate that calls.
@@ -95,6 +116,21 @@ mod tests {
         assert_eq!(parse_or::<u16>("SERVICE_KIT_TEST_PORT", 1).unwrap(), 81);
         unsafe { env::remove_var("SERVICE_KIT_TEST_PORT") };
         assert_eq!(parse_or::<u16>("SERVICE_KIT_TEST_PORT", 1).unwrap(), 1);
+    }
+
+    /// Found by the property tests (tests/parsers.rs): a value that is not UTF-8 was taken as
+    /// unset.
+    #[test]
+    fn a_value_that_is_not_utf8_is_not_taken_as_unset() {
+        use std::os::unix::ffi::OsStrExt;
+        let raw = OsStr::from_bytes(b"\x00\x80");
+        assert_eq!(set_value(Some(raw)).as_deref(), Some("\u{0}\u{FFFD}"));
+        let name = "SERVICE_KIT_TEST_NOT_UTF8_PORT";
+        unsafe { env::set_var(name, OsStr::from_bytes(b"80\xff")) };
+        let err = parse_or::<u16>(name, 1).unwrap_err().to_string();
+        assert!(err.contains(name), "{err}");
+        unsafe { env::remove_var(name) };
+        assert_eq!(set_value(Some(OsStr::new(" \t"))), None);
     }
 
     #[test]

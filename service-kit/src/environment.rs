@@ -3,11 +3,11 @@
 //! lives, the configuration code reads through it, and a test holds the two together, so the
 //! Kubernetes manifests' checks can trust it to say which variables a program understands.
 
-use std::{collections::BTreeSet, env, fmt::Display, str::FromStr, sync::Mutex, time::Duration};
+use std::{collections::BTreeSet, fmt::Display, str::FromStr, sync::Mutex, time::Duration};
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::config::{self, ConfigError};
 
 /// What service-kit itself reads for every program (logging, the version, the instance's
 /// name); each program's list names them too.
@@ -78,10 +78,7 @@ impl Environment {
     /// default.
     pub fn get(&self, name: &'static str) -> Option<String> {
         let variable = self.listed(name);
-        match env::var(name) {
-            Ok(value) if !value.trim().is_empty() => Some(value),
-            _ => variable.default.clone(),
-        }
+        config::value_of(name).or_else(|| variable.default.clone())
     }
 
     /// The value of `name` or its listed default.
@@ -96,22 +93,12 @@ impl Environment {
         T: FromStr,
         T::Err: Display,
     {
-        let value = self.text(name);
-        value.trim().parse().map_err(|err: T::Err| ConfigError {
-            name,
-            reason: err.to_string(),
-            value: Some(value),
-        })
+        config::parse_value(name, &self.text(name))
     }
 
     /// `name` as a non-negative number of seconds (fractions allowed, so tests can say `0.2`).
     pub fn seconds(&self, name: &'static str) -> Result<Duration, ConfigError> {
-        let seconds: f64 = self.parse(name)?;
-        Duration::try_from_secs_f64(seconds).map_err(|err| ConfigError {
-            name,
-            value: Some(seconds.to_string()),
-            reason: err.to_string(),
-        })
+        config::seconds_value(name, &self.text(name))
     }
 
     /// For a program's test: the list names exactly what the configuration code read (after
@@ -129,6 +116,8 @@ impl Environment {
 
 #[cfg(test)]
 mod tests {
+    use std::env;
+
     use super::*;
 
     const LIST: &str = r#"[

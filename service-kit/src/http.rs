@@ -1,4 +1,7 @@
-//! The response headers and error pages shared by the web programs (SPEC sections 3 and 5).
+//! The response headers, error pages, page templates and assets shared by the web programs
+//! (SPEC sections 3 and 5), and the helpers that route them.
+
+use std::sync::LazyLock;
 
 use actix_web::{
     FromRequest, Handler, HttpResponse, Resource, Responder, Route, guard,
@@ -6,6 +9,7 @@ use actix_web::{
     middleware::DefaultHeaders,
     web,
 };
+use tera::{Context, Tera};
 
 /// Everything a page needs comes from the service itself; `connect-src 'self'` covers the
 /// result page's WebSocket back to its own origin.
@@ -21,23 +25,54 @@ pub fn security_headers() -> DefaultHeaders {
         .add(("Referrer-Policy", "no-referrer"))
 }
 
+/// A page template, parsed once, with Tera's HTML escaping on for every value it inserts
+/// whatever the template's name: labels come from the environment, messages from requests.
+pub fn page_template(name: &'static str, source: &str) -> Result<Tera, tera::Error> {
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![name]);
+    tera.add_raw_template(name, source)?;
+    Ok(tera)
+}
+
+const ERROR_TEMPLATE: &str = "error.html";
+
+/// The error page, parsed at its first use.
+static ERROR_PAGE: LazyLock<Tera> = LazyLock::new(|| {
+    page_template(ERROR_TEMPLATE, include_str!("../templates/error.html"))
+        .expect("the error page template is valid: any test of an error page proves so")
+});
+
 /// A small self-contained HTML page for an error status.
 pub fn error_page(status: StatusCode, message: &str) -> HttpResponse {
-    let title = format!(
-        "{} {}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("Error")
+    let mut context = Context::new();
+    context.insert(
+        "title",
+        &format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Error")
+        ),
     );
-    let body = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title></head>\n<body><h1>{title}</h1><p>{message}</p>\
-         <p><a href=\"/\">Back to the start page</a></p></body></html>\n",
-        message = escape_html(message),
-    );
+    context.insert("message", message);
+    let body = ERROR_PAGE
+        .render(ERROR_TEMPLATE, &context)
+        .expect("the context holds every variable the template uses");
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
+        .body(body)
+}
+
+/// Pages link their assets with `?v=<version>`, so a new version fetches them anew; the short
+/// lifetime bounds how long a rebuild under the same version shows the old ones.
+const ASSET_CACHE: &str = "public, max-age=300";
+
+/// A stylesheet, script or icon compiled into the binary: nothing comes from a CDN, so the
+/// pages work offline and under the Content-Security-Policy.
+pub fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("Cache-Control", ASSET_CACHE))
         .body(body)
 }
 
@@ -99,31 +134,42 @@ where
     }
 }
 
-/// Escapes the five characters that matter in HTML text and attribute values.
-pub fn escape_html(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            _ => escaped.push(ch),
-        }
-    }
-    escaped
-}
-
 #[cfg(test)]
 mod tests {
-    use super::escape_html;
+    use actix_web::body::MessageBody;
+
+    use super::*;
+
+    fn body(response: HttpResponse) -> String {
+        let bytes = response.into_body().try_into_bytes().expect("a whole body");
+        String::from_utf8(bytes.to_vec()).expect("UTF-8")
+    }
 
     #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            escape_html(r#"<b>"Tom" & 'Jerry'</b>"#),
-            "&lt;b&gt;&quot;Tom&quot; &amp; &#39;Jerry&#39;&lt;/b&gt;"
+    fn the_error_page_escapes_its_message_with_teras_escaping() {
+        let page = error_page(StatusCode::BAD_REQUEST, r#"<b>"Tom" & 'Jerry'</b>"#);
+        assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+        let page = body(page);
+        assert!(page.contains("<title>400 Bad Request</title>"), "{page}");
+        assert!(
+            page.contains("<p>&lt;b&gt;&quot;Tom&quot; &amp; &#x27;Jerry&#x27;&lt;&#x2F;b&gt;</p>"),
+            "{page}"
         );
+    }
+
+    #[test]
+    fn a_page_template_escapes_whatever_its_name() {
+        let tera = page_template("page.txt", "{{ label }}").unwrap();
+        let mut context = Context::new();
+        context.insert("label", "<i>");
+        assert_eq!(tera.render("page.txt", &context).unwrap(), "&lt;i&gt;");
+    }
+
+    #[test]
+    fn assets_are_cached_briefly_by_anyone() {
+        let response = asset("text/css; charset=utf-8", "p {}");
+        let header = |name| response.headers().get(name).unwrap().to_str().unwrap();
+        assert_eq!(header("cache-control"), "public, max-age=300");
+        assert_eq!(header("content-type"), "text/css; charset=utf-8");
     }
 }

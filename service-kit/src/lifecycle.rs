@@ -170,14 +170,14 @@ pub async fn readyz(lifecycle: web::Data<Lifecycle>) -> HttpResponse {
 }
 
 /// Runs an actix `server` (built with `disable_signals()`) until `shutdown` resolves, then
-/// stops it the way SPEC section 6 asks: readiness 503 at once, still serving for `drain`,
+/// stops it the way SPEC section 6 asks: readiness 503 at once, still serving for `shutdown_drain`,
 /// then no new connections and in-flight requests allowed to finish, all by the stop's
 /// deadline.
 pub async fn serve_until(
     server: Server,
     lifecycle: Lifecycle,
     shutdown: impl Future<Output = ()>,
-    drain: Duration,
+    shutdown_drain: Duration,
 ) -> io::Result<()> {
     let handle = server.handle();
     tokio::pin!(server);
@@ -191,9 +191,9 @@ pub async fn serve_until(
         .expect("begin_shutdown has just been called");
     // However long a drain is configured, in-flight requests keep their grace inside the
     // deadline.
-    let drain_end = (Instant::now() + drain).min(deadline - IN_FLIGHT_GRACE);
+    let drain_end = (Instant::now() + shutdown_drain).min(deadline - IN_FLIGHT_GRACE);
     tracing::info!(
-        drain_ms = drain_end
+        shutdown_drain_ms = drain_end
             .saturating_duration_since(Instant::now())
             .as_millis() as u64,
         "stopping: readiness is now 503"

@@ -9,6 +9,7 @@
 
 use std::{
     fmt,
+    os::unix::ffi::OsStrExt,
     path::{Path, PathBuf},
     str::FromStr,
     sync::Arc,
@@ -33,7 +34,7 @@ use tokio_postgres::{
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::ConfigError;
+use crate::{config::ConfigError, url_encoding::encoded as url_encoded};
 
 /// A connection attempt that takes longer has failed, unless `DATABASE_URL` sets its own
 /// `connect_timeout`: long enough for a database across a region, short enough that an
@@ -145,9 +146,18 @@ impl PostgresConfig {
         let ssl_mode = match ssl_mode {
             None => SslMode::Prefer,
             Some(value) => SslMode::parse(&value).ok_or_else(|| {
+                // A misspelt mode is shown; anything else may be the end of a password that
+                // lost its quotes (`password=a sslmode=b…`).
+                let looks_like_a_mode =
+                    value.len() <= 16 && value.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+                let setting = if looks_like_a_mode {
+                    format!("sslmode={value:?}")
+                } else {
+                    "sslmode".to_owned()
+                };
                 database_url(format!(
-                    "sslmode={value:?} is not one of disable, allow, prefer, require, \
-                     verify-ca, verify-full"
+                    "{setting} is not one of disable, allow, prefer, require, verify-ca, \
+                     verify-full"
                 ))
             })?,
         };
@@ -155,8 +165,8 @@ impl PostgresConfig {
             None | Some("" | "system") => RootCertificates::System,
             Some(path) => RootCertificates::File(PathBuf::from(path)),
         };
-        let mut config =
-            tokio_postgres::Config::from_str(&rest).map_err(|err| database_url(explain(&err)))?;
+        let mut config = tokio_postgres::Config::from_str(&rest)
+            .map_err(|err| database_url(explain_parse_error(&err)))?;
         config.ssl_mode(ssl_mode.wire());
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
@@ -172,6 +182,23 @@ impl PostgresConfig {
             password_from_file: password_file.is_some(),
             tls,
         })
+    }
+
+    /// The settings as parsed, for checks of the parser (its property tests and fuzz targets).
+    pub fn settings(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    pub fn ssl_mode(&self) -> SslMode {
+        self.ssl_mode
+    }
+
+    /// The file `sslrootcert` names; `None` for the system's roots.
+    pub fn root_certificate_file(&self) -> Option<&Path> {
+        match &self.root_certificates {
+            RootCertificates::System => None,
+            RootCertificates::File(path) => Some(path),
+        }
     }
 
     /// One connection of the caller's own, whose `Connection` half the caller drives (to
@@ -219,13 +246,14 @@ impl PostgresConfig {
 
 /// The settings as a URL for a log line, rebuilt from what was parsed: whatever form the
 /// password came in (`user:pass@`, `?password=`, `password=` in a key/value string, a file),
-/// it shows as `***`.
+/// it shows as `***`. Each part is percent-encoded, so that the line reads back as the same
+/// settings (a socket directory as `%2Frun%2Fpostgresql`, as libpq writes it).
 impl fmt::Display for PostgresConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let config = &self.config;
         f.write_str("postgres://")?;
         if let Some(user) = config.get_user() {
-            f.write_str(user)?;
+            f.write_str(&url_encoded(user.as_bytes(), b""))?;
             if config.get_password().is_some() {
                 f.write_str(":***")?;
             }
@@ -237,9 +265,11 @@ impl fmt::Display for PostgresConfig {
                 f.write_str(",")?;
             }
             match host {
-                Host::Tcp(name) if name.contains(':') => write!(f, "[{name}]")?,
-                Host::Tcp(name) => f.write_str(name)?,
-                Host::Unix(path) => write!(f, "{}", path.display())?,
+                Host::Tcp(name) if name.contains(':') => {
+                    write!(f, "[{}]", url_encoded(name.as_bytes(), b":"))?
+                }
+                Host::Tcp(name) => f.write_str(&url_encoded(name.as_bytes(), b""))?,
+                Host::Unix(path) => f.write_str(&url_encoded(path.as_os_str().as_bytes(), b""))?,
             }
             // tokio-postgres's own default, as libpq's.
             let port = ports.get(i).or(ports.first()).unwrap_or(&5432);
@@ -247,11 +277,12 @@ impl fmt::Display for PostgresConfig {
         }
         f.write_str("/")?;
         if let Some(dbname) = config.get_dbname() {
-            f.write_str(dbname)?;
+            f.write_str(&url_encoded(dbname.as_bytes(), b""))?;
         }
         write!(f, "?sslmode={}", self.ssl_mode.as_str())?;
         if let RootCertificates::File(path) = &self.root_certificates {
-            write!(f, "&sslrootcert={}", path.display())?;
+            let path = url_encoded(path.as_os_str().as_bytes(), b"/");
+            write!(f, "&sslrootcert={path}")?;
         }
         for address in config.get_hostaddrs() {
             write!(f, "&hostaddr={address}")?;
@@ -291,6 +322,20 @@ pub fn explain(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// tokio-postgres's reason for refusing a connection string, without the name of an unknown
+/// option, which in a malformed string may be part of a password (`password=a b=c`).
+fn explain_parse_error(err: &tokio_postgres::Error) -> String {
+    let reason = explain(err);
+    match reason.find("unknown option") {
+        Some(at) => format!(
+            "{}an option that libpq does not know (a value with spaces or `&` needs quoting \
+             or percent-encoding)",
+            &reason[..at]
+        ),
+        None => reason,
+    }
+}
+
 fn read_password_file(path: &Path) -> Result<String, ConfigError> {
     let file_error = |reason: String| ConfigError {
         name: "DATABASE_PASSWORD_FILE",
@@ -325,11 +370,26 @@ impl TlsParameters {
 
     /// The URL form: the parameters are the query's `key=value` pairs, percent-encoded. The
     /// query starts at the first `?` after the user info, which may itself hold a `?` and
-    /// ends, as tokio-postgres reads it, at the first `@`.
+    /// ends, as tokio-postgres reads it, at the first `@` — unless a `/` and then a `?` come
+    /// before that `@`: it is then in the query (`postgres://db/x?password=p@ss`), as libpq
+    /// reads it, and tokio-postgres, which would take all before it for a user name, is
+    /// handed it percent-encoded.
     fn from_url(url: &str) -> TlsParameters {
+        let scheme_end = url.find("://").map_or(0, |at| at + 3);
+        let slash = url[scheme_end..].find('/').map(|at| scheme_end + at);
+        let question = slash.and_then(|slash| url[slash..].find('?').map(|at| slash + at));
+        let query_before_at = match (question, url.find('@')) {
+            (Some(question), Some(at)) => question < at,
+            _ => false,
+        };
+        let url = if query_before_at {
+            url.replace('@', "%40")
+        } else {
+            url.to_owned()
+        };
         let after_user_info = url.find('@').map_or(0, |at| at + 1);
         let mut taken = TlsParameters {
-            rest: url.to_owned(),
+            rest: url.clone(),
             ssl_mode: None,
             root_certificate: None,
         };
@@ -374,12 +434,16 @@ impl TlsParameters {
             }
             while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
             if chars.next_if(|(_, c)| *c == '=').is_none() {
+                // The word is not repeated: in a malformed string it may be part of a password
+                // (`password=two words`).
                 return Err(format!(
-                    "not a postgres:// URL, and `{key}` is not followed by `=` as in \
-                     `host=db user=postgres`"
+                    "not a postgres:// URL, and the word at byte {start} is not followed by `=` \
+                     as in `host=db user=postgres` (a value with spaces needs quotes: \
+                     password='…')"
                 ));
             }
             while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+            let value_start = chars.peek().map_or(text.len(), |&(at, _)| at);
             let mut value = String::new();
             let quoted = chars.next_if(|(_, c)| *c == '\'').is_some();
             let mut closed = !quoted;
@@ -394,7 +458,9 @@ impl TlsParameters {
                 }
             }
             if !closed {
-                return Err(format!("the value of `{key}` has no closing quote"));
+                return Err(format!(
+                    "the quoted value at byte {value_start} has no closing quote"
+                ));
             }
             let end = chars.peek().map_or(text.len(), |&(end, _)| end);
             match key.as_str() {
@@ -571,6 +637,35 @@ mod tests {
         }
     }
 
+    /// Found by the property tests (service-kit/tests/parsers.rs): the log form wrote each
+    /// part as it was, so that a `?`, `/` or `@` in one made it read back as other settings.
+    #[test]
+    fn the_log_form_reads_back_as_the_same_settings() {
+        for url in [
+            "host= ?",
+            "postgres://u:pw@h:0/d%3F",
+            "user='a@b:c' host='/run/my db' dbname='x/y?z'",
+            "host=::1,db.example port=6000 sslmode=disable",
+        ] {
+            let config = parsed(url);
+            let shown = config.to_string();
+            let again = parsed(&shown);
+            assert_eq!(again.to_string(), shown, "{url}");
+            let settings = (config.config.get_user(), config.config.get_hosts());
+            let settings_again = (again.config.get_user(), again.config.get_hosts());
+            assert_eq!(settings_again, settings, "{url} -> {shown}");
+            assert_eq!(
+                again.config.get_dbname(),
+                config.config.get_dbname(),
+                "{shown}"
+            );
+        }
+        assert_eq!(
+            parsed("host=/run/postgresql dbname=votes").to_string(),
+            "postgres://%2Frun%2Fpostgresql:5432/votes?sslmode=prefer"
+        );
+    }
+
     #[test]
     fn errors_about_the_url_never_repeat_it() {
         for url in [
@@ -636,6 +731,65 @@ mod tests {
                 root_certificate: None,
             })
         );
+    }
+
+    /// Found by the property tests (service-kit/tests/parsers.rs): with no user info, an `@`
+    /// in the query's password made tokio-postgres take all before it for a user name and the
+    /// rest for a host, which the log form showed.
+    #[test]
+    fn an_at_sign_in_the_query_stays_in_the_query() {
+        let config = parsed("postgres://h:0/d?password=p@s3cr3t&sslmode=disable");
+        assert_eq!(config.config.get_password(), Some(b"p@s3cr3t".as_slice()));
+        assert_eq!(config.config.get_user(), None);
+        assert_eq!(config.config.get_hosts(), &[Host::Tcp("h".to_owned())]);
+        assert_eq!(config.config.get_dbname(), Some("d"));
+        assert_eq!(config.ssl_mode, SslMode::Disable);
+        assert!(!config.to_string().contains("s3cr3t"), "{config}");
+        // An `@` that ends the user info is still that, with a `/` or a `?` before it.
+        let config = parsed("postgres://u:p?ss@h/d?sslmode=disable");
+        assert_eq!(config.config.get_password(), Some(b"p?ss".as_slice()));
+        let config = parsed("postgres://u:p/ss@h/d");
+        assert_eq!(config.config.get_password(), Some(b"p/ss".as_slice()));
+    }
+
+    /// Found by the property tests (service-kit/tests/parsers.rs): a password with a space,
+    /// not quoted, made the next word a key, and the error repeated it.
+    #[test]
+    fn errors_never_repeat_a_word_that_may_be_part_of_a_password() {
+        for (url, reason) in [
+            (
+                "user='u' password=0 s3cr3t host='h'",
+                "the word at byte 20 is not followed by `=`",
+            ),
+            (
+                "host=db password=a s3cr3t=b",
+                "an option that libpq does not know",
+            ),
+            (
+                "postgres://db/x?password=a&s3cr3t=b",
+                "an option that libpq does not know",
+            ),
+            (
+                "host=db password=a s3cr3t='b",
+                "the quoted value at byte 26 has no",
+            ),
+            // Found by the fuzz target `database_url`.
+            (
+                "password=LLL sslmode=disable\0s3cr3t host='h'",
+                "sslmode is not one of",
+            ),
+            (
+                "host=db sslmode=verfy-full",
+                "sslmode=\"verfy-full\" is not one of",
+            ),
+        ] {
+            let err = PostgresConfig::parse(url, None)
+                .map(|_| ())
+                .expect_err(url)
+                .to_string();
+            assert!(!err.contains("s3cr3t"), "{url} -> {err}");
+            assert!(err.contains(reason), "{url} -> {err}");
+        }
     }
 
     #[test]

@@ -1,12 +1,12 @@
-use service_kit::{healthcheck, lifecycle::StopSignals, telemetry};
-use vote::{settings::Settings, startup::Application};
+use service_kit::{healthcheck, lifecycle::StopSignals, logging};
+use vote::{configuration::Settings, startup::Application};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // First, so that a stop signal at any later point ends the process with status 0.
     let mut signals = StopSignals::install()?;
-    healthcheck::run_if_requested(vote::settings::DEFAULT_PORT);
-    telemetry::init()?;
+    healthcheck::run_if_requested(vote::configuration::DEFAULT_PORT);
+    logging::init()?;
     let settings = Settings::from_env()?;
     let Some(app) = signals.unless_stopped(Application::build(settings)).await else {
         return Ok(());

@@ -1,11 +1,12 @@
 //! The page and its assets, compiled into the binary: nothing comes from a CDN, so the page
 //! works offline and under the strict Content-Security-Policy.
 
+use ballot::VoteOption;
 use serde::Serialize;
-use service_kit::ballot::VoteOption;
+use service_kit::http::page_template;
 use tera::{Context, Tera};
 
-use crate::settings::Settings;
+use crate::configuration::Settings;
 
 const INDEX_TEMPLATE: &str = "index.html";
 pub const STYLESHEET: &str = include_str!("../static/vote.css");
@@ -27,11 +28,8 @@ struct OptionView<'a> {
 
 impl Pages {
     pub fn new(settings: &Settings) -> Pages {
-        let mut tera = Tera::default();
-        tera.add_raw_template(INDEX_TEMPLATE, include_str!("../templates/index.html"))
+        let tera = page_template(INDEX_TEMPLATE, include_str!("../templates/index.html"))
             .expect("the page template is valid: any test that renders it proves so");
-        // Tera escapes `.html` templates by name; labels come from the environment.
-        tera.autoescape_on(vec![".html"]);
         let mut base = Context::new();
         base.insert("option_a", &settings.option_a);
         base.insert("option_b", &settings.option_b);

@@ -11,13 +11,10 @@ use std::{
     time::Duration,
 };
 
+use ballot::{Ballot, VoteOption};
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use service_kit::{
-    ballot::{Ballot, VoteOption},
-    metrics::Metrics,
-    redis_url,
-};
+use service_kit::{metrics::Metrics, redis_url};
 
 /// SPEC section 3: Redis not answering within 2 s means a 503. Our own deadline is shorter so
 /// the answer, not just the give-up, arrives within the 2 s.

@@ -1,22 +1,19 @@
 //! The handlers, and how each bad input is answered (SPEC section 3).
 
-use actix_web::{
-    Error, HttpRequest, HttpResponse, ResponseError,
-    error::{InternalError, JsonPayloadError, UrlencodedError},
-    http::StatusCode,
-    web,
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::StatusCode, mime, web};
+use ballot::{
+    Ballot, VoteOption,
+    cookie::{VOTE_COOKIE, VOTER_ID_COOKIE},
+    request::{self, BadBody},
 };
-use serde::{Deserialize, Serialize};
-use service_kit::{
-    ballot::{Ballot, VoteOption},
-    http::error_page,
-};
+use serde::Serialize;
+use service_kit::http::{self, error_page};
 
 use crate::{
+    configuration::Settings,
     page::{FAVICON, Pages, STYLESHEET},
     queue::{BallotQueue, QueueError},
-    settings::Settings,
-    voter::{VOTE_COOKIE, VOTER_ID_COOKIE, Voter, cookie},
+    voter::{Voter, cookie},
 };
 
 /// SPEC section 3: a body over 4 KiB is refused with 413. A vote needs a few bytes.
@@ -53,6 +50,13 @@ impl VoteError {
         ))
     }
 
+    fn too_large() -> VoteError {
+        VoteError::BadRequest {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            reason: format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             VoteError::BadRequest { status, .. } => *status,
@@ -71,55 +75,6 @@ impl VoteError {
                 error: self.to_string(),
             })
     }
-
-    /// The form extractor's errors, with the statuses of SPEC section 3.
-    fn from_form(err: &UrlencodedError) -> VoteError {
-        match err {
-            UrlencodedError::Overflow { .. } => VoteError::too_large(),
-            UrlencodedError::ContentType => VoteError::BadRequest {
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                reason: "Send the vote as a form: application/x-www-form-urlencoded.".into(),
-            },
-            UrlencodedError::Payload(payload)
-                if payload.status_code() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                VoteError::too_large()
-            }
-            UrlencodedError::Parse(_) => {
-                VoteError::bad_request("The form needs one field: vote=a or vote=b.")
-            }
-            other => VoteError::bad_request(format!("The form could not be read: {other}")),
-        }
-    }
-
-    /// The JSON extractor's errors, with the statuses of SPEC section 3.
-    fn from_json(err: &JsonPayloadError) -> VoteError {
-        match err {
-            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-                VoteError::too_large()
-            }
-            JsonPayloadError::ContentType => VoteError::BadRequest {
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                reason: "Send the vote as JSON: application/json.".into(),
-            },
-            JsonPayloadError::Payload(payload)
-                if payload.status_code() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                VoteError::too_large()
-            }
-            JsonPayloadError::Deserialize(err) => VoteError::bad_request(format!(
-                "The body must be JSON like {{\"vote\":\"a\"}}: {err}"
-            )),
-            other => VoteError::bad_request(format!("The body could not be read: {other}")),
-        }
-    }
-
-    fn too_large() -> VoteError {
-        VoteError::BadRequest {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            reason: format!("The request body is larger than {MAX_BODY_BYTES} bytes."),
-        }
-    }
 }
 
 #[derive(Serialize)]
@@ -127,24 +82,76 @@ struct ErrorBody {
     error: String,
 }
 
-/// Limits and error answers for the form of `POST /`.
-pub fn form_config() -> web::FormConfig {
-    web::FormConfig::default()
-        .limit(MAX_BODY_BYTES)
-        .error_handler(|err, _req| {
-            let response = VoteError::from_form(&err).page();
-            Error::from(InternalError::from_response(err, response))
-        })
+/// The two ways of voting: the page's form on `POST /` and the JSON of `POST /api/vote`.
+#[derive(Clone, Copy)]
+enum Channel {
+    Form,
+    Api,
 }
 
-/// Limits and error answers for the JSON of `POST /api/vote`.
-pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(MAX_BODY_BYTES)
-        .error_handler(|err, _req| {
-            let response = VoteError::from_json(&err).json();
-            Error::from(InternalError::from_response(err, response))
+impl Channel {
+    /// Whether the request's content type is the one this channel reads, as actix-web's form
+    /// and JSON extractors tell.
+    fn accepts(self, req: &HttpRequest) -> bool {
+        match self {
+            Channel::Form => req
+                .content_type()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded"),
+            Channel::Api => matches!(
+                req.mime_type(),
+                Ok(Some(mime)) if mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON)
+            ),
+        }
+    }
+
+    fn unsupported(self) -> VoteError {
+        let reason = match self {
+            Channel::Form => "Send the vote as a form: application/x-www-form-urlencoded.",
+            Channel::Api => "Send the vote as JSON: application/json.",
+        };
+        VoteError::BadRequest {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            reason: reason.into(),
+        }
+    }
+
+    fn parse(self, body: &[u8]) -> Result<VoteOption, BadBody> {
+        match self {
+            Channel::Form => request::vote_from_form(body),
+            Channel::Api => request::vote_from_json(body),
+        }
+    }
+
+    fn unreadable(self, explanation: String) -> VoteError {
+        match self {
+            Channel::Form => VoteError::bad_request("The form needs one field: vote=a or vote=b."),
+            Channel::Api => VoteError::bad_request(format!(
+                "The body must be JSON like {{\"vote\":\"a\"}}: {explanation}"
+            )),
+        }
+    }
+
+    /// The option the request votes for: its content type, then its size, then what it says,
+    /// each fault with the status of SPEC section 3.
+    async fn read(
+        self,
+        req: &HttpRequest,
+        body: web::Payload,
+        settings: &Settings,
+    ) -> Result<VoteOption, VoteError> {
+        if !self.accepts(req) {
+            return Err(self.unsupported());
+        }
+        let body = body
+            .to_bytes_limited(MAX_BODY_BYTES)
+            .await
+            .map_err(|_| VoteError::too_large())?
+            .map_err(|err| VoteError::bad_request(format!("The body could not be read: {err}")))?;
+        self.parse(&body).map_err(|fault| match fault {
+            BadBody::UnknownOption => VoteError::unknown_option(settings),
+            BadBody::Unreadable(explanation) => self.unreadable(explanation),
         })
+    }
 }
 
 /// `GET /`: the page, with the voter's current choice marked.
@@ -162,18 +169,13 @@ pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     response.body(state.pages.index(&state.settings, voter.current_vote))
 }
 
-#[derive(Deserialize)]
-pub struct VoteForm {
-    vote: String,
-}
-
 /// `POST /` from the page's form: records the vote, then `303` back to the page.
 pub async fn vote_form(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<VoteForm>,
+    body: web::Payload,
 ) -> HttpResponse {
-    match record(&req, &state, &form.vote).await {
+    match record(&req, &state, Channel::Form, body).await {
         Ok(recorded) => {
             let mut response = HttpResponse::SeeOther();
             response.insert_header(("Location", "/"));
@@ -182,12 +184,6 @@ pub async fn vote_form(
         }
         Err(err) => err.page(),
     }
-}
-
-/// The JSON body of `POST /api/vote`. Any `voter_id` in it is ignored: identity is the cookie's.
-#[derive(Deserialize)]
-pub struct VoteRequest {
-    vote: String,
 }
 
 #[derive(Serialize)]
@@ -200,9 +196,9 @@ struct VoteAccepted<'a> {
 pub async fn vote_api(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<VoteRequest>,
+    body: web::Payload,
 ) -> HttpResponse {
-    match record(&req, &state, &body.vote).await {
+    match record(&req, &state, Channel::Api, body).await {
         Ok(recorded) => {
             let mut response = HttpResponse::Accepted();
             recorded.set_cookies(&req, &mut response);
@@ -232,12 +228,16 @@ impl Recorded {
     }
 }
 
-/// The path both ways of voting share: parse the option, append the ballot, wait for Redis.
-async fn record(req: &HttpRequest, state: &AppState, vote: &str) -> Result<Recorded, VoteError> {
-    let option =
-        VoteOption::parse(vote).ok_or_else(|| VoteError::unknown_option(&state.settings))?;
+/// The path both ways of voting share: read the option, append the ballot, wait for Redis.
+async fn record(
+    req: &HttpRequest,
+    state: &AppState,
+    channel: Channel,
+    body: web::Payload,
+) -> Result<Recorded, VoteError> {
+    let option = channel.read(req, body, &state.settings).await?;
     let voter = Voter::from_request(req);
-    let ballot = Ballot::new(voter.id.into_string(), option);
+    let ballot = Ballot::new(voter.id, option);
     state.queue.push(&ballot).await?;
     tracing::debug!(voter_id = %ballot.voter_id, vote = option.as_str(), "vote queued");
     Ok(Recorded { ballot })
@@ -245,18 +245,10 @@ async fn record(req: &HttpRequest, state: &AppState, vote: &str) -> Result<Recor
 
 /// `GET /static/vote.css`.
 pub async fn stylesheet() -> HttpResponse {
-    asset("text/css; charset=utf-8", STYLESHEET)
+    http::asset("text/css; charset=utf-8", STYLESHEET)
 }
 
 /// `GET /favicon.svg` and `/favicon.ico` (browsers ask for the latter on their own).
 pub async fn favicon() -> HttpResponse {
-    asset("image/svg+xml", FAVICON)
-}
-
-fn asset(content_type: &str, body: &'static str) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(content_type)
-        // The page links assets with `?v=<version>`, so a new version fetches them anew.
-        .insert_header(("Cache-Control", "public, max-age=3600"))
-        .body(body)
+    http::asset("image/svg+xml", FAVICON)
 }

@@ -3,19 +3,20 @@
 
 use std::{future::Future, time::Duration};
 
-use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+use actix_web::{dev::Server, web};
 use service_kit::{
-    http::{get, get_or_head, not_found, operator_routes, resource, security_headers},
-    lifecycle::{self, IN_FLIGHT_GRACE_SECS, Lifecycle},
-    metrics::{Metrics, observe},
+    http::{get, get_or_head, resource},
+    lifecycle::{self, Lifecycle},
+    metrics::Metrics,
     redis_url,
+    server::WebServer,
 };
 
 use crate::{
+    configuration::Settings,
     page::Pages,
     queue::BallotQueue,
     routes::{self, AppState},
-    settings::Settings,
 };
 
 pub struct Application {
@@ -29,9 +30,8 @@ impl Application {
     /// Binds the port and builds everything shared (templates, the Redis connection manager,
     /// metrics) once. Does not wait for Redis: the page serves while Redis is still starting.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let listener = service_kit::net::listen_on_all_interfaces(settings.port)
-            .map_err(|err| anyhow::anyhow!("cannot listen on PORT={}: {err}", settings.port))?;
-        let port = listener.local_addr()?.port();
+        let server = WebServer::bind(settings.port)?;
+        let port = server.port();
         tracing::info!(
             port,
             redis_url = %redis_url::for_log(&settings.redis_url),
@@ -40,7 +40,7 @@ impl Application {
             option_b = %settings.option_b,
             app_version = %settings.app_version,
             hostname = %settings.hostname,
-            shutdown_drain_s = settings.shutdown_drain.as_secs(),
+            shutdown_drain_ms = settings.shutdown_drain.as_millis() as u64,
             "vote service starting"
         );
 
@@ -61,35 +61,24 @@ impl Application {
             settings,
             queue,
         });
-        let metrics = web::Data::new(metrics);
-        let lifecycle_data = web::Data::new(lifecycle.clone());
-
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(metrics.clone())
-                .app_data(lifecycle_data.clone())
-                .app_data(routes::form_config())
-                .app_data(routes::json_config())
-                .wrap(security_headers())
-                .wrap(from_fn(observe))
-                .service(
-                    resource("/", "GET, HEAD, POST")
-                        .route(get_or_head().to(routes::index))
-                        .route(web::post().to(routes::vote_form)),
-                )
-                .service(resource("/api/vote", "POST").route(web::post().to(routes::vote_api)))
-                .service(get("/static/vote.css", routes::stylesheet))
-                .service(get("/favicon.svg", routes::favicon))
-                .service(get("/favicon.ico", routes::favicon))
-                .configure(operator_routes(lifecycle::readyz))
-                .default_service(web::to(not_found))
-        })
-        .listen(listener)?
-        // Signals are ours to handle: readiness must turn 503 before the listener closes.
-        .disable_signals()
-        .shutdown_timeout(IN_FLIGHT_GRACE_SECS)
-        .run();
+        let server = server.start(
+            metrics,
+            lifecycle.clone(),
+            lifecycle::readyz,
+            move |config: &mut web::ServiceConfig| {
+                config
+                    .app_data(state.clone())
+                    .service(
+                        resource("/", "GET, HEAD, POST")
+                            .route(get_or_head().to(routes::index))
+                            .route(web::post().to(routes::vote_form)),
+                    )
+                    .service(resource("/api/vote", "POST").route(web::post().to(routes::vote_api)))
+                    .service(get("/static/vote.css", routes::stylesheet))
+                    .service(get("/favicon.svg", routes::favicon))
+                    .service(get("/favicon.ico", routes::favicon));
+            },
+        )?;
 
         Ok(Application {
             port,

@@ -4,14 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+use ballot::{Ballot, MalformedBallot};
 use deadpool_postgres::Pool;
-use service_kit::{
-    ballot::{Ballot, MalformedBallot},
-    lifecycle::Lifecycle,
-};
+use service_kit::{backoff::Backoff, lifecycle::Lifecycle};
 
 use crate::{
-    backoff::Backoff,
     health::Health,
     metrics::{WorkerMetrics, dead_letter_reason},
     queue::{Housekeeper, Queue},
@@ -27,6 +24,10 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(15);
 const MIGRATION_TIMEOUT: Duration = Duration::from_secs(300);
 /// The health probe's query: short, since it only asks whether PostgreSQL answers.
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
+/// The first retry comes quickly: most failures are a connection being re-established.
+const RETRY_FIRST_DELAY: Duration = Duration::from_millis(100);
+/// Never wait longer than this, so the worker resumes within seconds of a service's return.
+const RETRY_MAX_DELAY: Duration = Duration::from_secs(5);
 
 /// Which backing service an error came from: the log line names the variable to check.
 #[derive(Debug, Clone, Copy)]
@@ -121,7 +122,7 @@ impl Consumer {
         let mut ballots = Vec::with_capacity(messages.len());
         let mut dead_letters: Vec<(&[u8], MalformedBallot)> = Vec::new();
         for message in &messages {
-            match parse(message) {
+            match Ballot::from_queue(message) {
                 Ok(ballot) => ballots.push(ballot),
                 Err(fault) => dead_letters.push((message, fault)),
             }
@@ -144,7 +145,7 @@ impl Consumer {
                 match stored {
                     Ok(()) => {
                         self.metrics
-                            .observe_commit_delays(&stamps, service_kit::ballot::now_millis());
+                            .observe_commit_delays(&stamps, ballot::now_millis());
                         break;
                     }
                     Err(err) => {
@@ -158,18 +159,26 @@ impl Consumer {
 
         let dead: Vec<&[u8]> = dead_letters.iter().map(|(message, _)| *message).collect();
         let mut retry = Retry::new(&self.lifecycle, Service::Redis);
-        loop {
+        let still_held = loop {
             match self.queue.acknowledge(&dead).await {
-                Ok(()) => break,
+                Ok(still_held) => break still_held,
                 Err(err) => {
                     if !retry.failed(err.into()).await {
                         return false;
                     }
                 }
             }
-        }
+        };
 
         let metrics = &self.metrics;
+        if !still_held {
+            tracing::warn!(
+                messages = messages.len(),
+                "this worker's lease lapsed while it held a batch, which went back to the queue: \
+                 another worker stores it again (no row changes) and counts it a second time"
+            );
+            metrics.counted_twice.inc_by(messages.len() as u64);
+        }
         for (message, fault) in &dead_letters {
             tracing::warn!(
                 reason = dead_letter_reason(fault),
@@ -197,17 +206,6 @@ impl Consumer {
     }
 }
 
-/// A queue message as a ballot that PostgreSQL will accept. On top of the wire format's rules,
-/// a voter id must not contain NUL, which PostgreSQL text cannot hold: such a message would
-/// otherwise fail its batch forever.
-fn parse(message: &[u8]) -> Result<Ballot, MalformedBallot> {
-    let ballot = Ballot::from_queue(message)?;
-    if ballot.voter_id.contains('\0') {
-        return Err(MalformedBallot::BadVoterId);
-    }
-    Ok(ballot)
-}
-
 /// Repeated attempts at one step against one backing service: capped backoff between
 /// failures, each logged with the variable to check. Health is the probes' to record, not
 /// the consumer's: a step that fails for another reason than reachability must not make readiness
@@ -223,7 +221,7 @@ impl<'a> Retry<'a> {
         Retry {
             lifecycle,
             service,
-            backoff: Backoff::new(),
+            backoff: Backoff::new(RETRY_FIRST_DELAY, RETRY_MAX_DELAY),
         }
     }
 

@@ -9,7 +9,6 @@
 //! - [`health`] and [`metrics`]: readiness and the worker's own metrics.
 //! - [`startup`]: builds the program and runs it until shutdown.
 
-pub mod backoff;
 pub mod configuration;
 pub mod consumer;
 pub mod health;

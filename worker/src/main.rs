@@ -1,4 +1,4 @@
-use service_kit::{healthcheck, lifecycle::StopSignals, telemetry};
+use service_kit::{healthcheck, lifecycle::StopSignals, logging};
 use worker::{configuration::Settings, startup::Application};
 
 #[tokio::main]
@@ -6,7 +6,7 @@ async fn main() -> anyhow::Result<()> {
     // First, so that a stop signal at any later point ends the process with status 0.
     let mut signals = StopSignals::install()?;
     healthcheck::run_if_requested(worker::configuration::DEFAULT_PORT);
-    telemetry::init()?;
+    logging::init()?;
     let settings = Settings::from_env()?;
     let Some(application) = signals.unless_stopped(Application::build(settings)).await else {
         return Ok(());

@@ -1,7 +1,8 @@
 //! The worker's own metrics (SPEC section 4), registered beside the HTTP ones of service-kit.
 
+use ballot::MalformedBallot;
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
-use service_kit::{ballot::MalformedBallot, metrics::Metrics};
+use service_kit::metrics::Metrics;
 
 /// Cheap to clone: every clone updates the same series.
 #[derive(Clone)]
@@ -20,6 +21,10 @@ pub struct WorkerMetrics {
     pub commit_delay: Histogram,
     /// Messages given back to the queue from processing lists without a live lease.
     pub recovered: IntCounter,
+    /// Messages this replica counted (as processed or dead letters) although its batch had
+    /// been given back to the queue meanwhile, so that another replica counts them too: what
+    /// the vote ledger subtracts to count every message once.
+    pub counted_twice: IntCounter,
     /// 1 when the last housekeeping probe of Redis succeeded; written only by [`Health`],
     /// which it mirrors.
     ///
@@ -88,6 +93,11 @@ impl WorkerMetrics {
                 "Messages given back to the queue from workers whose lease expired",
             )
             .expect("metric name is a valid constant"),
+            counted_twice: IntCounter::new(
+                "worker_counted_twice_total",
+                "Messages counted by this replica after its batch had been given back to the queue for another to count",
+            )
+            .expect("metric name is a valid constant"),
             redis_up: IntGauge::new(
                 "worker_redis_up",
                 "1 when Redis answered the last health probe",
@@ -112,6 +122,7 @@ impl WorkerMetrics {
         metrics.register(worker.in_flight.clone());
         metrics.register(worker.commit_delay.clone());
         metrics.register(worker.recovered.clone());
+        metrics.register(worker.counted_twice.clone());
         metrics.register(worker.redis_up.clone());
         metrics.register(worker.postgres_up.clone());
         worker

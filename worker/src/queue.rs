@@ -365,8 +365,12 @@ impl Queue {
     }
 
     /// After the batch has committed: appends its malformed messages to the dead-letter list
-    /// (capped) and empties the processing list, in one atomic step.
-    pub async fn acknowledge(&mut self, dead_letters: &[&[u8]]) -> RedisResult<()> {
+    /// (capped) and empties the processing list, in one atomic step. False when the list was
+    /// no longer there: the worker's lease lapsed while it held the batch (it was frozen, or
+    /// cut off from Redis) and another worker gave the batch back to the queue, to be stored
+    /// and counted again. (Or an earlier acknowledgement's answer was lost and this is its
+    /// retry: rare, and then the batch is counted as given back though it was not.)
+    pub async fn acknowledge(&mut self, dead_letters: &[&[u8]]) -> RedisResult<bool> {
         let keys = &self.keys;
         self.commands
             .run(|mut connection| async move {
@@ -378,8 +382,9 @@ impl Queue {
                         .ltrim(&keys.dead, -DEAD_LETTER_CAP, -1)
                         .ignore();
                 }
-                pipe.del(&keys.processing).ignore();
-                pipe.query_async(&mut connection).await
+                pipe.del(&keys.processing);
+                let (deleted,): (u64,) = pipe.query_async(&mut connection).await?;
+                Ok(deleted == 1)
             })
             .await
     }

@@ -3,13 +3,13 @@
 
 use std::{future::Future, time::Duration};
 
-use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+use actix_web::{dev::Server, web};
 use anyhow::Context;
 use deadpool_postgres::Pool;
 use service_kit::{
-    http::{not_found, operator_routes, security_headers},
-    lifecycle::{self, IN_FLIGHT_GRACE_SECS, Lifecycle},
-    metrics::{Metrics, observe},
+    lifecycle::{self, Lifecycle},
+    metrics::Metrics,
+    server::WebServer,
 };
 use tokio::task::JoinHandle;
 
@@ -23,7 +23,7 @@ use crate::{
 
 /// The worker serves no traffic, only probes: readiness turning 503 needs no time for load
 /// balancers to react, so the HTTP side stops at once.
-const HTTP_DRAIN: Duration = Duration::ZERO;
+const SHUTDOWN_DRAIN: Duration = Duration::ZERO;
 /// Of the stop's deadline, what the consumer leaves for the release that follows it: a single
 /// Redis script, which answers in milliseconds. If a backing service hangs, the batch in hand
 /// is abandoned this long before the deadline (its messages are still in Redis), so that the
@@ -51,9 +51,9 @@ impl Application {
         // PostgreSQL connector names ring itself. Fails only if one is installed already,
         // which is as good.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let listener = service_kit::net::listen_on_all_interfaces(settings.port)
-            .with_context(|| format!("cannot listen on PORT={}", settings.port))?;
-        let port = listener.local_addr()?.port();
+        // Probes and scrapes only: one HTTP thread keeps the idle footprint small.
+        let server = WebServer::bind(settings.port)?.workers(1);
+        let port = server.port();
 
         let redis = redis::Client::open(settings.redis_url.as_str())
             .context("REDIS_URL is not a valid Redis URL")?;
@@ -86,26 +86,15 @@ impl Application {
         };
         let housekeeper = Housekeeper::new(redis, keys, settings.lease);
 
-        let metrics = web::Data::new(metrics);
         let health_data = web::Data::new(health.clone());
-        let lifecycle_data = web::Data::new(lifecycle.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(metrics.clone())
-                .app_data(health_data.clone())
-                .app_data(lifecycle_data.clone())
-                .wrap(security_headers())
-                .wrap(from_fn(observe))
-                .configure(operator_routes(health::readyz))
-                .default_service(web::to(not_found))
-        })
-        // Probes and scrapes only: one HTTP thread keeps the idle footprint small.
-        .workers(1)
-        .listen(listener)?
-        // Signals are ours to handle: the batch in hand must finish first.
-        .disable_signals()
-        .shutdown_timeout(IN_FLIGHT_GRACE_SECS)
-        .run();
+        let server = server.start(
+            metrics,
+            lifecycle.clone(),
+            health::readyz,
+            move |config: &mut web::ServiceConfig| {
+                config.app_data(health_data.clone());
+            },
+        )?;
 
         Ok(Application {
             port,
@@ -147,7 +136,8 @@ impl Application {
         let lifecycle = &self.lifecycle;
         let serving = async {
             let served =
-                lifecycle::serve_until(self.server, lifecycle.clone(), shutdown, HTTP_DRAIN).await;
+                lifecycle::serve_until(self.server, lifecycle.clone(), shutdown, SHUTDOWN_DRAIN)
+                    .await;
             // The server also stops if it fails; the consumer must stop with it.
             lifecycle.begin_shutdown();
             served

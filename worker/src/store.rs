@@ -2,14 +2,24 @@
 
 use std::{collections::HashMap, time::Duration};
 
+use ballot::Ballot;
 use deadpool_postgres::Pool;
-use service_kit::{ballot::Ballot, postgres::PostgresConfig};
+use service_kit::postgres::PostgresConfig;
 
 /// The consumer holds one connection and readiness probes another; two more are slack for a
 /// replacement while a broken one is being dropped.
 const POOL_SIZE: usize = 4;
 /// Waiting longer for a connection from the pool means PostgreSQL is not answering.
 const POOL_WAIT: Duration = Duration::from_secs(5);
+
+/// The longest a batch's transaction may sit idle at PostgreSQL between two of its statements,
+/// which is normally one round trip. A worker frozen or cut off in the middle of its transaction
+/// (a paused machine, a partition that sends no reset) would otherwise keep its voters' rows
+/// locked, and every other worker's batch that shares a voter would wait behind it, until
+/// PostgreSQL noticed the dead connection: hours, by TCP keepalive. With this bound the
+/// server ends that transaction, the others store on, and the messages the frozen worker held
+/// come back to them when its lease runs out.
+const IDLE_IN_TRANSACTION_LIMIT: &str = "SET LOCAL idle_in_transaction_session_timeout = '5s'";
 
 /// Last write wins (SPEC section 4): a row is replaced when the incoming `ts` is greater than
 /// or equal to the stored one. Rows go in sorted by id, so concurrent workers lock the rows
@@ -97,6 +107,7 @@ pub async fn store_batch(
     batch: &FoldedBatch,
 ) -> Result<(), tokio_postgres::Error> {
     let transaction = client.transaction().await?;
+    transaction.batch_execute(IDLE_IN_TRANSACTION_LIMIT).await?;
     let upsert = transaction.prepare_cached(UPSERT_BATCH).await?;
     transaction
         .execute(
@@ -109,7 +120,7 @@ pub async fn store_batch(
 
 #[cfg(test)]
 mod tests {
-    use service_kit::ballot::VoteOption;
+    use ballot::VoteOption;
 
     use super::*;
 

@@ -4,11 +4,8 @@
 
 use std::time::Duration;
 
-use loadgen::{
-    plan::Tally,
-    settings::{Endpoint, Settings},
-};
-use service_kit::ballot::Ballot;
+use ballot::{Ballot, Tally};
+use loadgen::settings::{Endpoint, Settings};
 use test_support::{LOCAL_REDIS, QueueCleanup, TestDatabase, unique_name};
 
 /// What the load generator does by default, aimed at `vote_url`.
@@ -22,6 +19,10 @@ pub fn load(vote_url: &str, votes: u64, concurrency: usize, split: f64) -> Setti
         endpoint: Endpoint::Form,
         result_url: None,
         wait_timeout: Duration::from_secs(30),
+        duration: None,
+        rate: 0.0,
+        acks: None,
+        allow_failures: false,
     }
 }
 
@@ -34,7 +35,7 @@ pub struct TestVote {
 impl TestVote {
     pub async fn spawn(redis_url: &str) -> TestVote {
         let mut settings =
-            vote::settings::Settings::from_env().expect("the defaults are valid settings");
+            vote::configuration::Settings::from_env().expect("the defaults are valid settings");
         settings.port = 0;
         settings.redis_url = redis_url.to_owned();
         let queue = Queue::new("test:loadgen");
@@ -50,6 +51,21 @@ impl TestVote {
     }
 }
 
+/// A worker draining `queue` into `database`, until the test's runtime ends.
+pub async fn spawn_worker(database: &Database, queue: &str) {
+    let mut settings =
+        worker::configuration::Settings::from_env().expect("the defaults are valid settings");
+    settings.port = 0;
+    settings.redis_url = LOCAL_REDIS.to_owned();
+    settings.queue = queue.to_owned();
+    settings.database = service_kit::postgres::PostgresConfig::parse(&database.url(), None)
+        .expect("the test database's URL is valid");
+    let app = worker::startup::Application::build(settings)
+        .await
+        .expect("the worker builds");
+    actix_rt::spawn(app.run_until_stopped(std::future::pending()));
+}
+
 /// A result service on a random port, reading `database`. Returns its address.
 pub async fn spawn_result(database: &Database) -> String {
     let mut settings =
@@ -57,7 +73,7 @@ pub async fn spawn_result(database: &Database) -> String {
     settings.port = 0;
     settings.database = service_kit::postgres::PostgresConfig::parse(&database.url(), None)
         .expect("the test database's URL is valid");
-    settings.drain = Duration::ZERO;
+    settings.shutdown_drain = Duration::ZERO;
     let app = result::startup::Application::build(settings)
         .await
         .expect("the result service builds");
@@ -96,7 +112,7 @@ impl Queue {
     }
 }
 
-fn redis_connection() -> redis::RedisResult<redis::Connection> {
+pub fn redis_connection() -> redis::RedisResult<redis::Connection> {
     redis::Client::open(LOCAL_REDIS)?.get_connection()
 }
 
@@ -119,16 +135,14 @@ impl Database {
             "SELECT vote, COUNT(id) FROM votes GROUP BY vote",
         )
         .expect("the worker made the votes table");
-        let mut tally = Tally::default();
-        for row in rows {
-            let (vote, count): (String, i64) = (row.get(0), row.get(1));
-            match vote.as_str() {
-                "a" => tally.a = count as u64,
-                "b" => tally.b = count as u64,
-                other => panic!("unexpected vote {other:?}"),
-            }
-        }
-        tally
+        Tally::from_rows(rows.iter().map(|row| (row.get::<_, String>(0), row.get(1))))
+    }
+}
+
+impl Database {
+    /// Runs `statement` (and returns the rows it changed).
+    pub fn execute(&self, statement: &str) -> Vec<tokio_postgres::Row> {
+        query(&self.url(), statement).expect("the statement runs")
     }
 }
 

@@ -13,7 +13,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use loadgen::{client::ResultClient, plan::Tally};
+use ballot::Tally;
+use loadgen::client::ResultClient;
 
 use test_support::{LOCAL_REDIS, free_port};
 
@@ -138,7 +139,11 @@ impl RunScript {
     fn start(env: &[(&str, String)]) -> RunScript {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/run.sh");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_owned());
-        let mut child = Command::new("bash")
+        // A shell cannot trap a signal it was started with ignored, and a command started in the
+        // background of a non-interactive shell (as CI may start this test) ignores SIGINT:
+        // `env` gives the script SIGINT's default disposition back, as a terminal would.
+        let mut child = Command::new("env")
+            .args(["--default-signal=INT", "bash"])
             .arg(script)
             .env("CARGO", cargo)
             .envs(env.iter().map(|(name, value)| (name, value)))

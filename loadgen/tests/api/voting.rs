@@ -3,13 +3,8 @@
 
 use std::collections::HashMap;
 
-use loadgen::{
-    plan::{Plan, Tally},
-    report::Report,
-    settings::Endpoint,
-};
-use service_kit::ballot::{Ballot, VoteOption};
-
+use ballot::{Ballot, Tally, VoteOption};
+use loadgen::{plan::Plan, report::Report, settings::Endpoint};
 use test_support::LOCAL_REDIS;
 
 use crate::helpers::{TestVote, load};

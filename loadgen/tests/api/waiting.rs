@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use loadgen::{plan::Tally, report::ResultWait};
+use ballot::Tally;
+use loadgen::report::ResultWait;
 
 use test_support::{LOCAL_REDIS, free_port};
 

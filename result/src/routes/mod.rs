@@ -6,7 +6,7 @@ mod socket;
 
 use actix_web::{HttpResponse, web};
 use service_kit::{
-    http::{self, get},
+    http::get,
     lifecycle::{self, Lifecycle},
 };
 
@@ -22,16 +22,17 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(get("/ws", socket::socket))
         .service(get("/static/result.css", assets::stylesheet))
         .service(get("/static/result.js", assets::script))
-        .service(get("/favicon.svg", assets::favicon))
-        .configure(http::operator_routes(readyz))
-        .default_service(web::to(http::not_found));
+        .service(get("/favicon.svg", assets::favicon));
 }
 
 /// `GET /readyz`: serving and not stopping, and, at start-up, the first read of the tally over
 /// (whether it succeeded or not), so that a load balancer sends no visitor a zero that the
 /// real tally replaces a moment later. A database outage afterwards keeps the replica ready
 /// with the last tally (SPEC section 5).
-async fn readyz(lifecycle: web::Data<Lifecycle>, first_read: web::Data<FirstRead>) -> HttpResponse {
+pub async fn readyz(
+    lifecycle: web::Data<Lifecycle>,
+    first_read: web::Data<FirstRead>,
+) -> HttpResponse {
     if !first_read.is_done() && !lifecycle.is_stopping() {
         return HttpResponse::ServiceUnavailable()
             .content_type("text/plain")

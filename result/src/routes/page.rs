@@ -1,10 +1,12 @@
 //! `GET /` and `GET /api/results`: the tally as the server knows it right now.
 
 use actix_web::{HttpResponse, http::header::ContentType, web};
+use ballot::Tally;
 use serde::Serialize;
+use service_kit::http::page_template;
 use tokio::sync::watch;
 
-use crate::{configuration::Settings, tally::Tally};
+use crate::configuration::Settings;
 
 const TEMPLATE: &str = "result.html";
 
@@ -29,18 +31,16 @@ struct PageContext<'a> {
     heartbeat_ms: u64,
     total_text: String,
     /// The numbers shown; absent while there are no votes.
-    percent_a: Option<i64>,
-    percent_b: Option<i64>,
+    percent_a: Option<u64>,
+    percent_b: Option<u64>,
     /// The bars' lengths: half each while there are no votes.
-    bar_a: i64,
-    bar_b: i64,
+    bar_a: u64,
+    bar_b: u64,
 }
 
 impl Page {
     pub fn new(settings: &Settings, hostname: String) -> Result<Page, tera::Error> {
-        let mut templates = tera::Tera::default();
-        // The `.html` name turns on Tera's escaping, so labels from the environment are text.
-        templates.add_raw_template(TEMPLATE, include_str!("../../templates/result.html"))?;
+        let templates = page_template(TEMPLATE, include_str!("../../templates/result.html"))?;
         Ok(Page {
             templates,
             option_a: settings.option_a.clone(),

@@ -12,13 +12,14 @@ use std::{
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use actix_ws::{CloseCode, CloseReason, Closed, Message, MessageStream, Session};
+use ballot::Tally;
 use futures_util::StreamExt;
 use service_kit::{
     config::ConfigError, environment::Environment, http::error_page, lifecycle::Lifecycle,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-use crate::{metrics::ResultMetrics, tally::Tally};
+use crate::metrics::ResultMetrics;
 
 /// How often the server pings each client and re-sends it the tally. Proxies commonly cut
 /// connections idle for 60 s; 10 s keeps them open, finds dead peers quickly, and lets the page

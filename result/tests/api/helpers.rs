@@ -3,13 +3,11 @@
 use std::time::Duration;
 
 use awc::ws::{CloseReason, Frame, Message};
+use ballot::{Ballot, VoteOption, now_millis};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use result::{configuration::Settings, routes::SocketSettings, startup::Application};
 use serde_json::{Value, json};
-use service_kit::{
-    ballot::{Ballot, VoteOption, now_millis},
-    postgres::PostgresConfig,
-};
+use service_kit::postgres::PostgresConfig;
 use test_support::{PATIENCE, wait_until_async};
 use tokio::sync::oneshot;
 use worker::store::{FoldedBatch, connection_pool, store_batch};
@@ -140,7 +138,7 @@ pub fn test_settings(database_url: &str) -> Settings {
         option_b: "Dogs".to_owned(),
         app_version: "9.9.9-test".to_owned(),
         safety_poll: NO_SAFETY_POLL,
-        drain: Duration::ZERO,
+        shutdown_drain: Duration::ZERO,
         sockets: SocketSettings {
             heartbeat: NO_HEARTBEAT,
             client_timeout: NO_HEARTBEAT * 2,

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use awc::{Client, ClientResponse, http::header::HeaderMap};
 pub use test_support::{LOCAL_REDIS, OwnRedis, PATIENCE, free_port, wait_until};
 use test_support::{QueueCleanup, unique_name};
-use vote::{settings::Settings, startup::Application};
+use vote::{configuration::Settings, startup::Application};
 
 pub struct TestApp {
     pub address: String,

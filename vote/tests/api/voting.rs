@@ -1,4 +1,4 @@
-use service_kit::ballot::now_millis;
+use ballot::now_millis;
 
 use awc::http::header::{self, HeaderValue};
 

@@ -2,12 +2,13 @@
 
 mod helpers;
 
+mod consumer;
 mod dead_letters;
-mod drain;
 mod metrics;
 mod outages;
 mod queue;
 mod recovery;
+mod reset;
 mod schema;
 mod secrets;
 mod stop;

@@ -21,7 +21,7 @@ fn shuffle<T>(items: &mut [T]) {
 }
 
 /// Waits until `voters` votes are stored and nothing is left in the queue or held by a worker.
-async fn wait_drained(database: &TestDatabase, queue: &TestQueue, voters: i64) {
+async fn wait_stored(database: &TestDatabase, queue: &TestQueue, voters: i64) {
     wait_until_async("every vote is stored and nothing is held", async || {
         database.vote_count().await == voters && queue.messages_in_redis().await == 0
     })
@@ -53,7 +53,7 @@ async fn revotes_in_shuffled_order_drained_by_two_workers_end_with_each_voters_n
     for chunk in messages.chunks(100) {
         queue.push(chunk).await;
     }
-    wait_drained(&database, &queue, 150).await;
+    wait_stored(&database, &queue, 150).await;
 
     // Assert
     assert_eq!(database.votes().await, newest);
@@ -71,7 +71,7 @@ async fn a_message_in_the_originals_format_is_stored_as_written_at_time_zero() {
     queue
         .push(&[r#"{"voter_id":"original-1","vote":"b"}"#.to_owned()])
         .await;
-    wait_drained(&database, &queue, 1).await;
+    wait_stored(&database, &queue, 1).await;
     assert_eq!(
         database.votes().await["original-1"],
         ("b".to_owned(), 0),
@@ -90,7 +90,7 @@ async fn a_message_in_the_originals_format_is_stored_as_written_at_time_zero() {
             ballot("marker", "a", 1),
         ])
         .await;
-    wait_drained(&database, &queue, 2).await;
+    wait_stored(&database, &queue, 2).await;
     assert_eq!(database.votes().await["original-1"], ("a".to_owned(), 5));
     database.assert_tally_exact().await;
     worker.stop().await;
@@ -146,7 +146,7 @@ async fn serves_health_readiness_and_metrics_and_stops_holding_nothing() {
             "not json".to_owned(),
         ])
         .await;
-    wait_drained(&database, &queue, 2).await;
+    wait_stored(&database, &queue, 2).await;
     let (status, metrics) = worker.get("/metrics").await;
     assert_eq!(status, 200);
     for expected in [

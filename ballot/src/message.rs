@@ -4,40 +4,17 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde_json::Value;
 
-/// One of the two options. The stored values are `a` and `b`; labels come from configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VoteOption {
-    A,
-    B,
-}
-
-impl VoteOption {
-    pub const ALL: [VoteOption; 2] = [VoteOption::A, VoteOption::B];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VoteOption::A => "a",
-            VoteOption::B => "b",
-        }
-    }
-
-    /// Exactly `a` or `b`.
-    pub fn parse(value: &str) -> Option<VoteOption> {
-        match value {
-            "a" => Some(VoteOption::A),
-            "b" => Some(VoteOption::B),
-            _ => None,
-        }
-    }
-}
+use crate::{VoteOption, VoterId};
 
 /// The longest voter id the `votes.id VARCHAR(255)` column of the original schema holds.
 pub const MAX_VOTER_ID_BYTES: usize = 255;
 
-/// A vote as it travels through the queue.
+/// A vote as it travels through the queue. Its voter id is any string of 1 to 255 bytes
+/// without NUL, not only the shape our vote service makes: the original's producer, and any
+/// mix of the two, share the queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ballot {
     pub voter_id: String,
@@ -52,7 +29,7 @@ pub struct Ballot {
 pub enum MalformedBallot {
     #[error("not a JSON object: {0}")]
     NotJson(String),
-    #[error("voter_id is missing or not a string of 1 to 255 bytes")]
+    #[error("voter_id is missing or not a string of 1 to 255 bytes without NUL")]
     BadVoterId,
     #[error("vote is missing or not \"a\" or \"b\"")]
     BadVote,
@@ -62,9 +39,9 @@ pub enum MalformedBallot {
 
 impl Ballot {
     /// A ballot accepted now.
-    pub fn new(voter_id: String, vote: VoteOption) -> Ballot {
+    pub fn new(voter_id: VoterId, vote: VoteOption) -> Ballot {
         Ballot {
-            voter_id,
+            voter_id: voter_id.into_string(),
             vote,
             ts: now_millis(),
         }
@@ -75,30 +52,29 @@ impl Ballot {
         serde_json::to_string(self).expect("a ballot always serializes")
     }
 
-    /// Parses a message as received from the queue, by the rules of SPEC section 4.
+    /// Parses a message as received from the queue, by the rules of SPEC section 4. A voter
+    /// id must not contain NUL either, which PostgreSQL text cannot hold: such a message would
+    /// otherwise fail its batch forever.
     pub fn from_queue(message: &[u8]) -> Result<Ballot, MalformedBallot> {
         // A map, not a derived struct: serde would take `["id","a"]` for a struct too, and each
         // field's fault is named separately.
-        let mut fields: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(message)
-                .map_err(|err| MalformedBallot::NotJson(err.to_string()))?;
+        let mut fields: serde_json::Map<String, Value> = serde_json::from_slice(message)
+            .map_err(|err| MalformedBallot::NotJson(err.to_string()))?;
         let voter_id = match fields.remove("voter_id") {
-            Some(serde_json::Value::String(id))
-                if !id.is_empty() && id.len() <= MAX_VOTER_ID_BYTES =>
+            Some(Value::String(id))
+                if !id.is_empty() && id.len() <= MAX_VOTER_ID_BYTES && !id.contains('\0') =>
             {
                 id
             }
             _ => return Err(MalformedBallot::BadVoterId),
         };
         let vote = match fields.get("vote") {
-            Some(serde_json::Value::String(vote)) => {
-                VoteOption::parse(vote).ok_or(MalformedBallot::BadVote)?
-            }
+            Some(Value::String(vote)) => VoteOption::parse(vote).ok_or(MalformedBallot::BadVote)?,
             _ => return Err(MalformedBallot::BadVote),
         };
         let ts = match fields.get("ts") {
             None => 0,
-            Some(serde_json::Value::Number(n)) => n
+            Some(Value::Number(n)) => n
                 .as_i64()
                 .filter(|ts| *ts >= 0)
                 .ok_or(MalformedBallot::BadTimestamp)?,
@@ -123,7 +99,7 @@ mod tests {
 
     #[test]
     fn round_trips_through_json() {
-        let ballot = Ballot::new("abc".into(), VoteOption::B);
+        let ballot = Ballot::new(VoterId::parse("abc").unwrap(), VoteOption::B);
         let json = ballot.to_json();
         assert!(
             json.starts_with(r#"{"voter_id":"abc","vote":"b","ts":"#),
@@ -140,16 +116,31 @@ mod tests {
     }
 
     #[test]
+    fn any_voter_id_of_1_to_255_bytes_without_nul_is_taken() {
+        let longest = format!(r#"{{"voter_id":"{}","vote":"a"}}"#, "é".repeat(127));
+        assert_eq!(
+            Ballot::from_queue(longest.as_bytes())
+                .unwrap()
+                .voter_id
+                .len(),
+            254
+        );
+        let spaced = Ballot::from_queue(br#"{"voter_id":"a b <c>","vote":"b"}"#).unwrap();
+        assert_eq!(spaced.voter_id, "a b <c>");
+    }
+
+    #[test]
     fn each_fault_is_named() {
         use MalformedBallot::*;
         let long_id = format!(r#"{{"voter_id":"{}","vote":"a"}}"#, "x".repeat(256));
-        let cases: [(&[u8], MalformedBallot); 10] = [
+        let cases: [(&[u8], MalformedBallot); 11] = [
             (b"not json", NotJson(String::new())),
             (b"[1,2]", NotJson(String::new())),
             (br#"{"vote":"a"}"#, BadVoterId),
             (br#"{"voter_id":"","vote":"a"}"#, BadVoterId),
             (br#"{"voter_id":7,"vote":"a"}"#, BadVoterId),
             (long_id.as_bytes(), BadVoterId),
+            (br#"{"voter_id":"x\u0000y","vote":"a"}"#, BadVoterId),
             (br#"{"voter_id":"x","vote":"c"}"#, BadVote),
             (br#"{"voter_id":"x"}"#, BadVote),
             (br#"{"voter_id":"x","vote":"a","ts":-1}"#, BadTimestamp),

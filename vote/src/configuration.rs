@@ -48,10 +48,10 @@ impl Settings {
     }
 
     /// The label shown for an option.
-    pub fn label(&self, option: service_kit::ballot::VoteOption) -> &str {
+    pub fn label(&self, option: ballot::VoteOption) -> &str {
         match option {
-            service_kit::ballot::VoteOption::A => &self.option_a,
-            service_kit::ballot::VoteOption::B => &self.option_b,
+            ballot::VoteOption::A => &self.option_a,
+            ballot::VoteOption::B => &self.option_b,
         }
     }
 }
