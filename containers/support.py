@@ -11,6 +11,7 @@ finds the stand-ins and the build layers.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import http.client
 import json
@@ -18,11 +19,13 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import IO
 
 import yaml
 
@@ -33,6 +36,8 @@ CACHE = Path("/var/cache/voting-app-containers")
 RUN_DIR = Path("/run/voting-app-containers")
 SOCKET = RUN_DIR / "podman.sock"
 STAND_INS = HERE / "stand-ins"
+# How long a session waits for another one on the machine: a cold one takes about 20 minutes.
+LOCK_WAIT_SECONDS = 3600
 # The Kubernetes manifests that `kube play` runs.
 K8S = Path(os.environ.get("K8S_DIR", REPO / "k8s"))
 
@@ -145,6 +150,7 @@ class Engine:
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
+        self.lock: IO[bytes] | None = None
 
     def start(self) -> None:
         if not ON_PODMAN:
@@ -152,6 +158,7 @@ class Engine:
             return
         for path in (CACHE / "tmp", CACHE / "networks", RUN_DIR):
             path.mkdir(parents=True, exist_ok=True)
+        self.take_lock()
         # containers.conf names this copy: a config file cannot name a path inside a clone.
         shutil.copyfile(HERE / "hosts", CACHE / "hosts")
         SOCKET.unlink(missing_ok=True)
@@ -170,11 +177,34 @@ class Engine:
             raise AssertionError(f"podman system service exited {self.process.returncode}")
         return docker("version", timeout=10, check=False).returncode == 0
 
+    def take_lock(self) -> None:
+        """One session at a time on the machine: every clone's test uses the same socket, store,
+        project and network names, and one session's end would stop another's engine."""
+        self.lock = open(CACHE / "session.lock", "wb")  # noqa: SIM115 (closed in stop)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        told = False
+        while True:
+            try:
+                fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"another container test held {CACHE / 'session.lock'} for "
+                        f"{LOCK_WAIT_SECONDS} s") from None
+                if not told:
+                    print(f"waiting for another container test on this machine to finish "
+                          f"({CACHE / 'session.lock'})", file=sys.__stderr__, flush=True)
+                    told = True
+                time.sleep(5)
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=30)
             self.log.close()
+        if self.lock is not None:
+            self.lock.close()
 
 
 # --- Stand-in base images ------------------------------------------------------------------
